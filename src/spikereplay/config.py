@@ -1,0 +1,207 @@
+"""Experiment configuration: a validated pydantic model loaded from YAML.
+
+Every field has the seed protocol's value as its default, so a config file only
+states what differs. Unknown keys, wrong types and impossible values are
+refused with one message naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from spikereplay.errors import ConfigError
+
+DEFAULT_CLASS_ORDER = [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    root: str | None = None  # explicit MNIST directory; None = search (see data.resolve_mnist_dir)
+    class_order: list[list[int]] = Field(default_factory=lambda: copy.deepcopy(DEFAULT_CLASS_ORDER))
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    train_per_class: int | None = Field(None, gt=0)  # subsample for quick runs and tests
+    test_per_class: int | None = Field(None, gt=0)
+    download: bool = True
+
+    @field_validator("class_order")
+    @classmethod
+    def _classes_valid(cls, order: list[list[int]]) -> list[list[int]]:
+        flat = [c for task in order for c in task]
+        if not order or any(not task for task in order):
+            raise ValueError("needs at least one task, each with at least one class")
+        if any(c < 0 or c > 9 for c in flat):
+            raise ValueError(f"classes must be digits 0..9, got {flat}")
+        if len(set(flat)) != len(flat):
+            raise ValueError(f"a class appears in more than one task: {order}")
+        return order
+
+
+class EncodingConfig(Section):
+    kind: Literal["rate_conv", "rate", "direct"] = "rate_conv"
+    gain: float = Field(1.0, gt=0.0, le=1.0)
+
+
+class ModelConfig(Section):
+    beta: float = Field(0.99, ge=0.0, le=1.0)
+    threshold: float = Field(1.0, gt=0.0)
+    reset_mechanism: Literal["subtract", "zero", "none"] = "subtract"
+    reset_delay: bool = True
+    surrogate: Literal["fast_sigmoid", "atan", "sigmoid"] = "fast_sigmoid"
+    surrogate_slope: float = Field(25.0, gt=0.0)  # slope (fast_sigmoid, sigmoid) or alpha (atan)
+    engine: Literal["fused", "textbook"] = "fused"
+
+
+class TrainingConfig(Section):
+    num_steps: int = Field(30, gt=0)
+    batch_size: int = Field(16, gt=0)
+    epochs: int = Field(5, gt=0)
+    lr: float = Field(1e-3, gt=0.0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eval_batch_size: int = Field(500, gt=0)
+    log_every: int = Field(100, gt=0)  # iterations between CSV log rows (with val accuracy)
+    val_samples: int = Field(500, ge=0)  # val samples scored at each log row (0 = skip)
+    # Which heads see the current task's batch in class-incremental training:
+    # "own" = its task head with task-local labels (the seed); "all" = every head so far.
+    current_heads: Literal["own", "all"] = "own"
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_valid(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"Adam betas must lie in [0, 1), got {betas}")
+        return betas
+
+
+class MemoryConfig(Section):
+    batches_per_task: int = Field(0, ge=0)
+    store_prob: float = Field(0.33, gt=0.0, le=1.0)
+
+
+class ReplayConfig(Section):
+    schedule: Literal["interleaved", "separate_pass"] = "interleaved"
+    heads: Literal["all", "own"] = "all"
+    lr: float = Field(1e-4, gt=0.0)  # separate_pass optimizer
+
+
+class OutputConfig(Section):
+    runs_dir: str = "runs"
+    run_name: str | None = None  # default: the config's name
+    checkpoints: bool = True
+    progress: bool = True
+
+
+class Config(Section):
+    name: str = "experiment"
+    seed: int = Field(0, ge=0)
+    scenario: Literal["class_incremental", "task_free"] = "class_incremental"
+    strategy: Literal["naive", "replay", "joint"] = "naive"
+    device: str = "auto"
+    precision: Literal["fp32", "bf16"] = "fp32"
+    data: DataConfig = Field(default_factory=DataConfig)
+    encoding: EncodingConfig = Field(default_factory=EncodingConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("device")
+    @classmethod
+    def _device_valid(cls, device: str) -> str:
+        if device not in ("auto", "cpu") and not device.startswith("cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+        return device
+
+    @model_validator(mode="after")
+    def _strategy_needs_memory(self) -> Config:
+        if self.strategy == "replay" and self.memory.batches_per_task == 0:
+            raise ValueError("strategy 'replay' needs memory.batches_per_task > 0")
+        return self
+
+    @property
+    def run_name(self) -> str:
+        return self.output.run_name or self.name
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output.runs_dir) / self.run_name
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<top level>"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{key}'")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"'{key}': {msg} (got {err.get('input')!r})")
+    return f"invalid config {source}: " + "; ".join(lines)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into its key path and YAML-parsed value."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form key=value")
+    key, raw = text.split("=", 1)
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from exc
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Set each dotted ``key=value`` in a copy of the raw config dict."""
+    merged = copy.deepcopy(raw)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = merged
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {text!r}: '{part}' is not a section")
+            node = child
+        node[path[-1]] = value
+    return merged
+
+
+def config_from_dict(raw: dict, source: str = "<dict>") -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config (or the defaults when ``path`` is None) and apply overrides."""
+    raw: dict = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config {path} must be a mapping of keys, got {type(raw).__name__}")
+        raw.setdefault("name", Path(path).stem)
+    return config_from_dict(apply_overrides(raw, overrides or []), source)
+
+
+def config_to_yaml(config: Config) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,38 @@
+"""Spike encodings of uint8 images.
+
+Each encoder returns ``(inputs, is_static)``. A static input is one tensor
+(B, 1, 28, 28) fed unchanged at every time step, which lets the model run its
+first convolution once instead of T times; otherwise inputs are (T, B, 1, 28, 28).
+"""
+
+from __future__ import annotations
+
+import torch
+from snntorch import spikegen
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 28, 28) -> float (B, 1, 28, 28) in [0, 1]."""
+    return images.unsqueeze(1).float().div_(255.0)
+
+
+def encode_rate_conv(images: torch.Tensor, num_steps: int, gain: float = 1.0):
+    """The seed's encoding: one Bernoulli draw per image, repeated at every step."""
+    return spikegen.rate_conv(to_unit(images) * gain), True
+
+
+def encode_rate(images: torch.Tensor, num_steps: int, gain: float = 1.0):
+    """A fresh Bernoulli draw at every step: (T, B, 1, 28, 28)."""
+    return spikegen.rate(to_unit(images), num_steps=num_steps, gain=gain), False
+
+
+def encode_direct(images: torch.Tensor, num_steps: int, gain: float = 1.0):
+    """Pixel intensity as input current at every step."""
+    return to_unit(images) * gain, True
+
+
+ENCODERS = {"rate_conv": encode_rate_conv, "rate": encode_rate, "direct": encode_direct}
+
+
+def encode(kind: str, images: torch.Tensor, num_steps: int, gain: float = 1.0):
+    return ENCODERS[kind](images, num_steps, gain)

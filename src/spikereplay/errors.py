@@ -1,0 +1,13 @@
+"""Errors that the command line turns into one clear message and exit code 2."""
+
+
+class SpikeReplayError(Exception):
+    """Base class: a problem with the user's input, not a bug."""
+
+
+class ConfigError(SpikeReplayError):
+    """A config file or override that is unknown, mistyped or impossible."""
+
+
+class DataError(SpikeReplayError):
+    """Missing, corrupt or invalid data files."""

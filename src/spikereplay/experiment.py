@@ -1,0 +1,153 @@
+"""One experiment, end to end: config -> data -> model/strategy -> Trainer -> run directory.
+
+Run directory contents: config.yaml (resolved), metrics.json, train_log.csv,
+checkpoints/task_<i>.pt and accuracy_history.png. metrics.json carries
+``"complete": false`` until the last task is done, so a killed run never looks finished.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import snntorch
+import torch
+
+from spikereplay import __version__
+from spikereplay import io as atomic
+from spikereplay.config import Config, config_to_yaml, load_config
+from spikereplay.data import load_mnist, merge_tasks, split_tasks
+from spikereplay.errors import ConfigError
+from spikereplay.memory import PerTaskBatches, ReplayMemory
+from spikereplay.metrics import summarize
+from spikereplay.model import SpikingConvNet, resolve_device
+from spikereplay.plots import accuracy_history
+from spikereplay.strategies import Naive, Replay, Scenario
+from spikereplay.trainer import RunState, Trainer, log_csv_text
+
+
+def build_tasks(cfg: Config):
+    """The training stream and the tasks scored after each step (joint: one merged task)."""
+    mnist = load_mnist(cfg.data.root, download=cfg.data.download)
+    tasks = split_tasks(
+        mnist,
+        cfg.data.class_order,
+        cfg.data.val_fraction,
+        cfg.seed,
+        cfg.data.train_per_class,
+        cfg.data.test_per_class,
+    )
+    stream = [merge_tasks(tasks)] if cfg.strategy == "joint" else tasks
+    return stream, tasks
+
+
+def build_trainer(cfg: Config, stream, eval_tasks, run_dir: Path) -> Trainer:
+    torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    model = SpikingConvNet(cfg.model, cfg.precision).to(device)
+    scenario = Scenario(cfg.scenario, model)
+    if cfg.strategy == "replay":
+        memory = ReplayMemory(PerTaskBatches(cfg.memory.batches_per_task, cfg.memory.store_prob), cfg.seed)
+        strategy = Replay(model, scenario, cfg, device, memory)
+    else:
+        strategy = Naive(model, scenario, cfg, device)
+    return Trainer(cfg, strategy, stream, eval_tasks, run_dir)
+
+
+def versions() -> dict:
+    return {
+        "spikereplay": __version__,
+        "torch": torch.__version__,
+        "snntorch": snntorch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: float) -> dict:
+    run_dir = trainer.run_dir
+    complete = state.steps_done == len(trainer.stream)
+    metrics = {
+        "complete": complete,
+        "name": cfg.run_name,
+        "scenario": cfg.scenario,
+        "strategy": cfg.strategy,
+        "seed": cfg.seed,
+        "batches_per_task": cfg.memory.batches_per_task if cfg.strategy == "replay" else 0,
+        "steps_done": state.steps_done,
+        "num_steps_in_stream": len(trainer.stream),
+        "task_classes": [list(t.classes) for t in trainer.eval_tasks],
+        **summarize(state.matrix, state.ti_matrix),
+        "train_seconds": round(state.train_seconds, 2),
+        "wall_seconds": round(wall_seconds, 2),
+        "device": str(trainer.strategy.device),
+        "versions": versions(),
+    }
+    atomic.write_text(run_dir / "train_log.csv", log_csv_text(state.log_rows))
+    labels = ["/".join(map(str, t.classes)) for t in trainer.eval_tasks]
+    accuracy_history(state.matrix, labels, run_dir / "accuracy_history.png", title=cfg.run_name)
+    atomic.write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted((run_dir / "checkpoints").glob("task_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    return found[-1] if found else None
+
+
+def prepare_run_dir(cfg: Config, overwrite: bool) -> Path:
+    """Create the run directory, refusing to mix two different configs in one."""
+    run_dir = cfg.run_dir
+    saved = run_dir / "config.yaml"
+    if saved.exists() and saved.read_text() != config_to_yaml(cfg):
+        if not overwrite:
+            raise ConfigError(
+                f"run directory {run_dir} holds a run with a different config; pick another "
+                "output.run_name, or pass --overwrite to replace it"
+            )
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(saved, config_to_yaml(cfg))
+    return run_dir
+
+
+def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
+    """Train (or resume) the run described by ``cfg``; return its metrics."""
+    started = time.perf_counter()
+    stream, eval_tasks = build_tasks(cfg)  # data errors surface before anything is written
+    run_dir = prepare_run_dir(cfg, overwrite)
+    trainer = build_trainer(cfg, stream, eval_tasks, run_dir)
+    state = None
+    checkpoint_path = latest_checkpoint(run_dir)
+    if checkpoint_path is not None:
+        state = trainer.restore(torch.load(checkpoint_path, weights_only=False))
+        log(f"resuming {run_dir} after task {state.steps_done}/{len(stream)}")
+
+    def on_step_done(step_state: RunState) -> None:
+        write_outputs(cfg, trainer, step_state, time.perf_counter() - started)
+        row = ", ".join("-" if v is None else f"{v:.1f}" for v in step_state.matrix[-1])
+        log(f"[{cfg.run_name}] after task {step_state.steps_done}/{len(stream)}: accuracy % = [{row}]")
+
+    state = trainer.fit(state, on_step_done=on_step_done)
+    return write_outputs(cfg, trainer, state, time.perf_counter() - started)
+
+
+def evaluate_run(run_dir: Path, log=print) -> dict:
+    """Re-score every saved per-task checkpoint of a run; rewrite its matrix and plot."""
+    cfg = load_config(run_dir / "config.yaml")
+    stream, eval_tasks = build_tasks(cfg)
+    checkpoints = sorted((run_dir / "checkpoints").glob("task_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    if not checkpoints:
+        raise ConfigError(f"no checkpoints in {run_dir / 'checkpoints'}: train the run first")
+    state = RunState()
+    for path in checkpoints:
+        trainer = build_trainer(cfg, stream, eval_tasks, run_dir)
+        saved = trainer.restore(torch.load(path, weights_only=False))
+        row, ti_row = trainer.eval_row(saved.steps_done - 1)
+        state.matrix.append(row)
+        state.ti_matrix.append(ti_row)
+        state.steps_done, state.log_rows = saved.steps_done, saved.log_rows
+        state.train_seconds, state.iteration = saved.train_seconds, saved.iteration
+        log(f"checkpoint {path.name}: accuracy % = {[None if v is None else round(v, 2) for v in row]}")
+    return write_outputs(cfg, trainer, state, 0.0)

@@ -1,0 +1,45 @@
+"""Atomic file writes: a reader never sees a half-written file.
+
+Each write goes to a temporary file in the same directory, then os.replace
+renames it over the target, which is atomic on POSIX file systems.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+def _atomic(path: Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda fh: fh.write(text.encode()))
+
+
+def write_json(path: Path, data) -> None:
+    write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    _atomic(path, lambda fh: fh.write(data))
+
+
+def save_torch(path: Path, obj) -> None:
+    _atomic(path, lambda fh: torch.save(obj, fh))

@@ -1,0 +1,70 @@
+"""Continual-learning figures from the accuracy matrix.
+
+R[i][j] is the accuracy on task j after training step i; entries of tasks not
+yet seen are None. All functions are pure and take R as a list of lists.
+"""
+
+from __future__ import annotations
+
+from statistics import mean
+
+
+def seen(row: list) -> list[float]:
+    return [v for v in row if v is not None]
+
+
+def average_accuracy(matrix: list[list]) -> list[float]:
+    """Mean accuracy over the tasks seen, after each step (the seed's columns T1..T5)."""
+    return [mean(seen(row)) for row in matrix]
+
+
+def final_average_accuracy(matrix: list[list]) -> float:
+    return average_accuracy(matrix)[-1]
+
+
+def _diagonal_pairs(matrix):
+    """(task, step at which it was learnt) for every task but the last learnt one."""
+    first_seen = {}
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            if value is not None and j not in first_seen:
+                first_seen[j] = i
+    last = len(matrix) - 1
+    return [(j, i) for j, i in first_seen.items() if i < last]
+
+
+def forgetting(matrix: list[list]) -> float | None:
+    """Mean over old tasks of (best earlier accuracy - final accuracy) (Chaudhry et al. 2018).
+
+    None when there is only one training step (nothing can be forgotten).
+    """
+    pairs = _diagonal_pairs(matrix)
+    if not pairs:
+        return None
+    final = matrix[-1]
+    drops = [max(matrix[i][j] for i in range(learnt, len(matrix) - 1)) - final[j] for j, learnt in pairs]
+    return mean(drops)
+
+
+def backward_transfer(matrix: list[list]) -> float | None:
+    """Mean over old tasks of (final accuracy - accuracy right after learning it) (Lopez-Paz & Ranzato 2017)."""
+    pairs = _diagonal_pairs(matrix)
+    if not pairs:
+        return None
+    final = matrix[-1]
+    return mean(final[j] - matrix[learnt][j] for j, learnt in pairs)
+
+
+def summarize(matrix: list[list], task_incremental_matrix: list[list] | None = None) -> dict:
+    """All derived figures of one run."""
+    summary = {
+        "accuracy_matrix": matrix,
+        "average_accuracy": average_accuracy(matrix),
+        "final_average_accuracy": final_average_accuracy(matrix),
+        "forgetting": forgetting(matrix),
+        "backward_transfer": backward_transfer(matrix),
+    }
+    if task_incremental_matrix is not None:
+        summary["task_incremental_matrix"] = task_incremental_matrix
+        summary["task_incremental_final_average_accuracy"] = final_average_accuracy(task_incremental_matrix)
+    return summary

@@ -1,0 +1,150 @@
+"""The convolutional SNN of the seed study, with a growable set of output heads.
+
+Backbone: Conv2d(1,12,5) -> max-pool 2 -> Leaky -> Conv2d(12,64,5) -> max-pool 2
+-> Leaky -> flatten (1024). Heads: Linear(1024, n) each; all heads' outputs are
+concatenated (in the order the heads were added) and pass one output Leaky.
+A Leaky is elementwise, so one Leaky over the concatenation equals one per head.
+
+Two engines compute the same function:
+- ``fused``: every conv/linear runs once on all T x B inputs; only the membrane
+  recurrence loops over time (``neuron.leaky_sequence``). A static input (the
+  same at every step) runs the first conv once.
+- ``textbook``: snnTorch's per-step loop with ``snn.Leaky`` modules, kept as
+  the reference for tests and benchmarks.
+The membrane starts at zero for every forward call, i.e. it is reset between
+batches only and integrates over the T steps of a sample.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import snntorch as snn
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikereplay.config import ModelConfig
+from spikereplay.neuron import leaky_sequence, make_surrogate
+
+FEATURES = 64 * 4 * 4
+
+
+class SpikingConvNet(nn.Module):
+    def __init__(self, cfg: ModelConfig, precision: str = "fp32"):
+        super().__init__()
+        self.cfg = cfg
+        self.precision = precision
+        self.spike_fn = make_surrogate(cfg.surrogate, cfg.surrogate_slope)
+        self.conv1 = nn.Conv2d(1, 12, 5)
+        self.conv2 = nn.Conv2d(12, 64, 5)
+        self.heads = nn.ModuleList()
+        # snn.Leaky modules: the textbook engine runs them; the fused engine reads their settings.
+        self.lif1, self.lif2, self.lif_out = (self._make_leaky() for _ in range(3))
+
+    def _make_leaky(self) -> snn.Leaky:
+        return snn.Leaky(
+            beta=self.cfg.beta,
+            threshold=self.cfg.threshold,
+            spike_grad=self.spike_fn,
+            reset_mechanism=self.cfg.reset_mechanism,
+            reset_delay=self.cfg.reset_delay,
+        )
+
+    @property
+    def num_outputs(self) -> int:
+        return sum(h.out_features for h in self.heads)
+
+    def add_head(self, num_classes: int) -> nn.Linear:
+        device = self.conv1.weight.device
+        head = nn.Linear(FEATURES, num_classes).to(device)
+        self.heads.append(head)
+        return head
+
+    def _head_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if len(self.heads) == 1:
+            return self.heads[0].weight, self.heads[0].bias
+        return torch.cat([h.weight for h in self.heads]), torch.cat([h.bias for h in self.heads])
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(self.conv1.weight.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def forward(self, inputs: torch.Tensor, static: bool, num_steps: int):
+        """Output spikes and membrane, each (T, B, num_outputs).
+
+        ``inputs``: (B, 1, 28, 28) if ``static`` (same at every step), else (T, B, 1, 28, 28).
+        """
+        if not self.heads:
+            raise RuntimeError("the model has no output head yet")
+        if self.cfg.engine == "textbook":
+            return self._forward_textbook(inputs, static, num_steps)
+        return self._forward_fused(inputs, static, num_steps)
+
+    def _leaky(self, currents: torch.Tensor):
+        return leaky_sequence(
+            currents,
+            self.cfg.beta,
+            self.cfg.threshold,
+            self.spike_fn,
+            self.cfg.reset_mechanism,
+            self.cfg.reset_delay,
+        )
+
+    def _forward_fused(self, inputs, static, num_steps):
+        with self._autocast():
+            if static:
+                cur1 = F.max_pool2d(self.conv1(inputs), 2)
+                cur1 = cur1.float().unsqueeze(0).expand(num_steps, *cur1.shape)
+            else:
+                steps, batch = inputs.shape[:2]
+                cur1 = F.max_pool2d(self.conv1(inputs.flatten(0, 1)), 2)
+                cur1 = cur1.unflatten(0, (steps, batch))
+        spk1, _ = self._leaky(cur1)
+        steps, batch = spk1.shape[:2]
+        with self._autocast():
+            spk1_flat = spk1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
+            cur2 = F.max_pool2d(self.conv2(spk1_flat), 2)
+        spk2, _ = self._leaky(cur2.float().unflatten(0, (steps, batch)))
+        weight, bias = self._head_weights()
+        with self._autocast():
+            cur_out = F.linear(spk2.flatten(2), weight, bias)
+        return self._leaky(cur_out.float())
+
+    def _forward_textbook(self, inputs, static, num_steps):
+        mem1 = mem2 = mem_out = None
+        weight, bias = self._head_weights()
+        spikes, mems = [], []
+        for t in range(num_steps):
+            x_t = inputs if static else inputs[t]
+            with self._autocast():
+                cur1 = F.max_pool2d(self.conv1(x_t), 2).float()
+            mem1 = torch.zeros_like(cur1) if mem1 is None else mem1
+            spk1, mem1 = self.lif1(cur1, mem1)
+            with self._autocast():
+                cur2 = F.max_pool2d(self.conv2(spk1), 2).float()
+            mem2 = torch.zeros_like(cur2) if mem2 is None else mem2
+            spk2, mem2 = self.lif2(cur2, mem2)
+            with self._autocast():
+                cur_out = F.linear(spk2.flatten(1), weight, bias).float()
+            mem_out = torch.zeros_like(cur_out) if mem_out is None else mem_out
+            spk_out, mem_out = self.lif_out(cur_out, mem_out)
+            spikes.append(spk_out)
+            mems.append(mem_out)
+        return torch.stack(spikes), torch.stack(mems)
+
+
+def predict(spikes: torch.Tensor, mems: torch.Tensor) -> torch.Tensor:
+    """Class index per sample: most output spikes; ties broken by the larger
+    summed output membrane potential (spike counts tie often in SNNs)."""
+    counts = spikes.sum(0)
+    mem_sum = mems.sum(0)
+    is_top = counts == counts.max(dim=-1, keepdim=True).values
+    return torch.where(is_top, mem_sum, torch.full_like(mem_sum, -torch.inf)).argmax(dim=-1)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

@@ -1,0 +1,206 @@
+"""The one training loop: naive, replay and joint all run through ``Trainer.fit``.
+
+After each step of the stream, every task seen so far is scored on its test
+split (row i of the accuracy matrix), and a checkpoint is written that holds
+everything needed to resume from there: model, optimizer(s), memory, RNG states,
+the matrix rows and the training log.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from spikereplay import io as atomic
+from spikereplay.data import TaskData
+from spikereplay.model import predict
+
+LOG_FIELDS = ["task", "epoch", "iteration", "loss", "val_accuracy", "elapsed_s"]
+EVAL_SEED_OFFSET = 1_000_003  # evaluation draws its spikes from its own seeded stream
+
+
+@dataclass
+class RunState:
+    steps_done: int = 0
+    iteration: int = 0
+    matrix: list = field(default_factory=list)  # class-incremental (or task-free) accuracy, %
+    ti_matrix: list = field(default_factory=list)  # task-incremental accuracy, %
+    log_rows: list = field(default_factory=list)
+    train_seconds: float = 0.0
+
+
+def progress_enabled(wanted: bool) -> bool:
+    return wanted and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
+
+
+def column_to_class(class_to_column: torch.Tensor, num_columns: int) -> torch.Tensor:
+    inverse = torch.full((num_columns,), -1, dtype=torch.long)
+    for cls, col in enumerate(class_to_column.tolist()):
+        if 0 <= col < num_columns:
+            inverse[col] = cls
+    return inverse
+
+
+@torch.inference_mode()
+def evaluate(strategy, images: torch.Tensor, labels: torch.Tensor, task_classes, batch_size: int, seed: int):
+    """Accuracy (%) over all outputs (no task id), and task-incremental accuracy
+    (%) with the prediction restricted to ``task_classes``' columns."""
+    if images.shape[0] == 0:
+        return float("nan"), float("nan")
+    scenario = strategy.scenario
+    to_class = column_to_class(scenario.class_to_column, strategy.model.num_outputs)
+    own_columns = torch.tensor(scenario.columns_of(task_classes))
+    own_classes = torch.tensor(task_classes)
+    device = strategy.device
+    was_training = strategy.model.training
+    strategy.model.eval()
+    correct = correct_ti = 0
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for start in range(0, images.shape[0], batch_size):
+            spikes, mems = strategy.outputs(images[start : start + batch_size])
+            spikes, mems = spikes.cpu(), mems.cpu()
+            truth = labels[start : start + batch_size]
+            correct += int((to_class[predict(spikes, mems)] == truth).sum())
+            own = predict(spikes[..., own_columns], mems[..., own_columns])
+            correct_ti += int((own_classes[own] == truth).sum())
+    strategy.model.train(was_training)
+    return 100.0 * correct / images.shape[0], 100.0 * correct_ti / images.shape[0]
+
+
+def log_csv_text(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+class Trainer:
+    def __init__(self, cfg, strategy, stream: list[TaskData], eval_tasks: list[TaskData], run_dir: Path):
+        self.cfg = cfg
+        self.strategy = strategy
+        self.stream = stream
+        self.eval_tasks = eval_tasks
+        self.run_dir = Path(run_dir)
+        self.shuffle_generator = torch.Generator().manual_seed(cfg.seed)
+
+    # -- checkpoints -------------------------------------------------------
+    def checkpoint_path(self, step: int) -> Path:
+        return self.run_dir / "checkpoints" / f"task_{step + 1}.pt"
+
+    def save_checkpoint(self, state: RunState) -> None:
+        if not self.cfg.output.checkpoints:
+            return
+        atomic.save_torch(
+            self.checkpoint_path(state.steps_done - 1),
+            {
+                "run_state": state.__dict__,
+                "model": self.strategy.model.state_dict(),
+                "strategy": self.strategy.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "shuffle_rng": self.shuffle_generator.get_state(),
+            },
+        )
+
+    def restore(self, checkpoint: dict) -> RunState:
+        """Rebuild heads and optimizer groups for the finished steps, then load their state."""
+        state = RunState(**checkpoint["run_state"])
+        for task in self.stream[: state.steps_done]:
+            self.strategy.begin_task(task)
+        self.strategy.model.load_state_dict(checkpoint["model"])
+        self.strategy.load_state_dict(checkpoint["strategy"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        self.shuffle_generator.set_state(checkpoint["shuffle_rng"])
+        return state
+
+    # -- the loop ----------------------------------------------------------
+    def eval_row(self, step: int) -> tuple[list, list]:
+        """Accuracies on the eval tasks whose classes have all been trained by ``step``."""
+        trained = {c for task in self.stream[: step + 1] for c in task.classes}
+        row, ti_row = [], []
+        for j, task in enumerate(self.eval_tasks):
+            if set(task.classes) <= trained:
+                acc, ti_acc = evaluate(
+                    self.strategy,
+                    task.test_x,
+                    task.test_y,
+                    task.classes,
+                    self.cfg.training.eval_batch_size,
+                    self.cfg.seed + EVAL_SEED_OFFSET + j,
+                )
+                row.append(acc)
+                ti_row.append(ti_acc)
+            else:
+                row.append(None)
+                ti_row.append(None)
+        return row, ti_row
+
+    def fit(self, state: RunState | None = None, on_step_done=None) -> RunState:
+        state = state or RunState()
+        training = self.cfg.training
+        self.strategy.model.train()
+        from rich.progress import Progress
+
+        with Progress(disable=not progress_enabled(self.cfg.output.progress), transient=False) as bar:
+            for step in range(state.steps_done, len(self.stream)):
+                task = self.stream[step]
+                started = time.perf_counter()
+                self.strategy.begin_task(task)
+                n = task.train_x.shape[0]
+                batches_per_epoch = (n + training.batch_size - 1) // training.batch_size
+                bar_id = bar.add_task(f"task {step + 1}/{len(self.stream)}", total=batches_per_epoch * training.epochs)
+                running_loss, running_count = 0.0, 0
+                for epoch in range(training.epochs):
+                    self.strategy.before_epoch(task)
+                    order = torch.randperm(n, generator=self.shuffle_generator)
+                    for start in range(0, n, training.batch_size):
+                        idx = order[start : start + training.batch_size]
+                        loss = self.strategy.observe(task.train_x[idx], task.train_y[idx], task.task_id)
+                        running_loss += loss
+                        running_count += 1
+                        state.iteration += 1
+                        bar.update(bar_id, advance=1, description=f"task {step + 1} ep {epoch + 1} loss {loss:.3f}")
+                        if state.iteration % training.log_every == 0:
+                            state.log_rows.append(
+                                self._log_row(task, step, epoch, state, running_loss / running_count, started)
+                            )
+                            running_loss, running_count = 0.0, 0
+                row, ti_row = self.eval_row(step)
+                state.matrix.append(row)
+                state.ti_matrix.append(ti_row)
+                state.steps_done = step + 1
+                state.train_seconds += time.perf_counter() - started
+                self.save_checkpoint(state)
+                if on_step_done is not None:
+                    on_step_done(state)
+        return state
+
+    def _log_row(self, task, step, epoch, state, mean_loss, started) -> dict:
+        val_acc = None
+        if self.cfg.training.val_samples > 0 and task.val_x.shape[0] > 0:
+            k = self.cfg.training.val_samples
+            val_acc, _ = evaluate(
+                self.strategy,
+                task.val_x[:k],
+                task.val_y[:k],
+                task.classes,
+                self.cfg.training.eval_batch_size,
+                self.cfg.seed + EVAL_SEED_OFFSET,
+            )
+            val_acc = round(val_acc, 2)
+        return {
+            "task": step + 1,
+            "epoch": epoch + 1,
+            "iteration": state.iteration,
+            "loss": round(mean_loss, 5),
+            "val_accuracy": val_acc,
+            "elapsed_s": round(state.train_seconds + time.perf_counter() - started, 2),
+        }
