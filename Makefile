@@ -1,0 +1,26 @@
+# One command to set up and run the main job (`make run`), one to run the tests (`make test`).
+PYTHON ?= python3
+VENV := .venv
+EXTRAS ?= dev,ray
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# torch is pinned: an unpinned torch would pull gigabytes of CUDA packages
+	$(VENV)/bin/pip install -q torch==2.13.0
+	$(VENV)/bin/pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+.PHONY: setup run test lint bench
+setup: $(VENV)/.installed
+
+run: setup
+	$(VENV)/bin/spikereplay train --config configs/quick.yaml
+
+test: setup
+	$(VENV)/bin/python -m pytest tests
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks *.py
+
+bench: setup
+	$(VENV)/bin/spikereplay bench

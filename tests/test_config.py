@@ -1,0 +1,76 @@
+import subprocess
+import sys
+
+import pytest
+
+from spikereplay.config import load_config
+from spikereplay.errors import ConfigError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_seed_protocol():
+    cfg = load_config(None)
+    assert (cfg.training.num_steps, cfg.training.batch_size, cfg.training.epochs) == (30, 16, 5)
+    assert (cfg.model.beta, cfg.model.surrogate, cfg.model.surrogate_slope) == (0.99, "fast_sigmoid", 25.0)
+    assert cfg.encoding.kind == "rate_conv" and cfg.memory.store_prob == 0.33
+
+
+def test_overrides_are_dotted_and_typed(tmp_path):
+    cfg = load_config(
+        write(tmp_path, "strategy: replay\nmemory: {batches_per_task: 5}\n"),
+        ["training.num_steps=10", "memory.batches_per_task=40", "replay.heads=own"],
+    )
+    assert cfg.training.num_steps == 10 and cfg.memory.batches_per_task == 40 and cfg.replay.heads == "own"
+    assert cfg.name == "c"
+
+
+@pytest.mark.parametrize(
+    "text,overrides,key",
+    [
+        ("trainig: {epochs: 1}\n", [], "trainig"),
+        ("", ["training.epoch=3"], "training.epoch"),
+        ("", ["training.num_steps=0"], "training.num_steps"),
+        ("", ["memory.batches_per_task=-1"], "memory.batches_per_task"),
+        ("data: {class_order: [[0, 1], [1, 2]]}\n", [], "data.class_order"),
+        ("", ["training.batch_size=many"], "training.batch_size"),
+        ("strategy: replay\n", [], "batches_per_task"),
+        ("", ["scenario=domain_incremental"], "scenario"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, text, overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(write(tmp_path, text), overrides)
+
+
+def test_non_mapping_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "a: [1,\n"))
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(None, ["training.epochs"])
+
+
+def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path):
+    path = write(tmp_path, f"output: {{runs_dir: {tmp_path / 'runs'}}}\ntraining: {{num_stepz: 3}}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikereplay.cli", "train", "--config", str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "unknown key 'training.num_stepz'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_missing_config_file_exits_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikereplay.cli", "train", "--config", str(tmp_path / "no.yaml")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "cannot read config" in proc.stderr

@@ -1,0 +1,97 @@
+"""End-to-end runs on a small real-MNIST subset (seconds each)."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import torch
+import yaml
+
+from spikereplay.experiment import evaluate_run, run_experiment
+
+
+def quiet(*_):
+    pass
+
+
+def test_replay_run_learns_and_writes_every_output(tiny_config):
+    cfg = tiny_config(
+        strategy="replay",
+        data={"train_per_class": 200, "class_order": [[0, 1], [2, 3]]},
+        training={"current_heads": "all"},
+        memory={"batches_per_task": 3, "store_prob": 1.0},
+    )
+    metrics = run_experiment(cfg, log=quiet)
+    run_dir = cfg.run_dir
+    # chance over the 4 classes seen is 25 %
+    assert metrics["complete"] and metrics["final_average_accuracy"] > 70
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["accuracy_matrix"] == metrics["accuracy_matrix"] and len(saved["accuracy_matrix"]) == 2
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["strategy"] == "replay"
+    rows = list(csv.DictReader((run_dir / "train_log.csv").open()))
+    assert rows and {"loss", "val_accuracy"} <= set(rows[0]) and float(rows[-1]["loss"]) > 0
+    assert (run_dir / "accuracy_history.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["task_1.pt", "task_2.pt"]
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+def test_same_seed_same_matrix_and_resume_matches(tiny_config, tmp_path):
+    first = run_experiment(tiny_config(strategy="replay", memory={"batches_per_task": 2, "store_prob": 1.0}), log=quiet)
+    again_cfg = tiny_config(
+        strategy="replay", memory={"batches_per_task": 2, "store_prob": 1.0}, output={"run_name": "again"}
+    )
+    assert run_experiment(again_cfg, log=quiet)["accuracy_matrix"] == first["accuracy_matrix"]
+
+    # a run killed after task 1: drop the last checkpoint and mark the metrics incomplete
+    (again_cfg.run_dir / "checkpoints" / "task_2.pt").unlink()
+    resumed = run_experiment(again_cfg, log=quiet)
+    assert resumed["accuracy_matrix"] == first["accuracy_matrix"]
+
+    other_cfg = tiny_config(
+        strategy="replay", seed=5, memory={"batches_per_task": 2, "store_prob": 1.0}, output={"run_name": "seed5"}
+    )
+    other = run_experiment(other_cfg, log=quiet)
+    assert other["accuracy_matrix"] != first["accuracy_matrix"]
+
+
+def test_test_command_rescores_checkpoints(tiny_config):
+    cfg = tiny_config(strategy="naive", scenario="task_free")
+    trained = run_experiment(cfg, log=quiet)
+    rescored = evaluate_run(cfg.run_dir, log=quiet)
+    assert rescored["accuracy_matrix"] == trained["accuracy_matrix"]
+
+
+def test_joint_is_one_step_scored_on_every_task(tiny_config):
+    metrics = run_experiment(tiny_config(strategy="joint"), log=quiet)
+    assert len(metrics["accuracy_matrix"]) == 1 and None not in metrics["accuracy_matrix"][0]
+    assert metrics["forgetting"] is None
+
+
+def test_cli_train_then_test(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "name": "cli",
+                "strategy": "replay",
+                "memory": {"batches_per_task": 1},
+                "data": {"train_per_class": 40, "test_per_class": 20, "class_order": [[0, 1], [2, 3]]},
+                "training": {"num_steps": 3, "batch_size": 32, "epochs": 1, "val_samples": 0},
+                "output": {"runs_dir": str(tmp_path / "runs")},
+            }
+        )
+    )
+    run = subprocess.run(
+        [sys.executable, "train.py", "--config", str(cfg), "--run", "1", "--mem_size", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    run_dir = tmp_path / "runs" / "cli_mr2_run1"
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["seed"] == 10 and saved["memory"]["batches_per_task"] == 2
+    test = subprocess.run([sys.executable, "test.py", "--run-dir", str(run_dir)], capture_output=True, text=True)
+    assert test.returncode == 0, test.stderr
+    assert "final average accuracy" in test.stdout
+    assert torch.load(run_dir / "checkpoints" / "task_2.pt", weights_only=False)["run_state"]["steps_done"] == 2

@@ -1,0 +1,31 @@
+import pytest
+
+from spikereplay.metrics import average_accuracy, backward_transfer, final_average_accuracy, forgetting
+
+# R[i][j]: accuracy on task j after training task i
+R = [
+    [90.0, None, None],
+    [70.0, 80.0, None],
+    [60.0, 85.0, 50.0],
+]
+
+
+def test_average_accuracy_per_step():
+    assert average_accuracy(R) == pytest.approx([90.0, 75.0, 65.0])
+    assert final_average_accuracy(R) == pytest.approx(65.0)
+
+
+def test_forgetting_uses_best_earlier_accuracy():
+    # task 0: best 90 -> 60 = 30; task 1: best 80 -> 85 = -5; mean 12.5
+    assert forgetting(R) == pytest.approx(12.5)
+
+
+def test_backward_transfer_against_just_learnt():
+    # task 0: 60 - 90 = -30; task 1: 85 - 80 = +5; mean -12.5
+    assert backward_transfer(R) == pytest.approx(-12.5)
+
+
+def test_single_step_has_no_forgetting():
+    joint = [[95.0, 96.0, 97.0]]
+    assert forgetting(joint) is None and backward_transfer(joint) is None
+    assert final_average_accuracy(joint) == pytest.approx(96.0)

@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from spikereplay.config import ModelConfig
+from spikereplay.encoding import encode
+from spikereplay.model import SpikingConvNet, predict
+
+
+def make_model(engine="fused", heads=(2, 2)):
+    torch.manual_seed(0)
+    model = SpikingConvNet(ModelConfig(engine=engine))
+    for n in heads:
+        model.add_head(n)
+    return model
+
+
+def test_heads_concatenate_in_order_added():
+    model = make_model(heads=(2, 3))
+    weight, bias = model._head_weights()
+    assert weight.shape == (5, 1024)
+    assert torch.equal(weight[2:], model.heads[1].weight) and torch.equal(bias[:2], model.heads[0].bias)
+    x = torch.rand(3, 1, 28, 28)
+    spikes, mem = model(x, True, 5)
+    assert spikes.shape == mem.shape == (5, 3, 5)
+
+
+def test_new_head_leaves_old_outputs_unchanged():
+    model = make_model(heads=(2,))
+    x = torch.rand(4, 1, 28, 28)
+    before, _ = model(x, True, 6)
+    model.add_head(2)
+    after, _ = model(x, True, 6)
+    assert torch.equal(after[..., :2], before)
+
+
+@pytest.mark.parametrize("kind", ["rate_conv", "rate", "direct"])
+def test_fused_engine_matches_textbook(kind):
+    fused, book = make_model("fused"), make_model("textbook")
+    with torch.no_grad():  # a random init barely fires at the output; scale it so spikes are compared
+        for head in fused.heads:
+            head.weight.mul_(20)
+    book.load_state_dict(fused.state_dict())
+    torch.manual_seed(1)
+    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    inputs, static = encode(kind, images, 8, 1.0)
+    spk_f, mem_f = fused(inputs * 3, static, 8)
+    spk_b, mem_b = book(inputs * 3, static, 8)
+    assert spk_f.sum() > 0
+    assert torch.equal(spk_f, spk_b)
+    torch.testing.assert_close(mem_f, mem_b, rtol=1e-5, atol=1e-5)  # batched convs sum in another order
+    spk_f.sum().backward()
+    spk_b.sum().backward()
+    torch.testing.assert_close(fused.conv1.weight.grad, book.conv1.weight.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_predict_breaks_ties_by_membrane():
+    spikes = torch.zeros(3, 2, 3)
+    spikes[:, 0, 1] = 1  # sample 0: class 1 has most spikes
+    spikes[0, 1, 0] = spikes[0, 1, 2] = 1  # sample 1: classes 0 and 2 tie on one spike
+    mems = torch.zeros(3, 2, 3)
+    mems[:, 1, 2] = 0.5  # ...and class 2 holds more membrane
+    mems[:, 1, 1] = 9.0  # class 1 has the largest membrane but fewer spikes: not chosen
+    assert predict(spikes, mems).tolist() == [1, 2]
