@@ -5,9 +5,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 import yaml
 
+from spikereplay.errors import DataError
 from spikereplay.experiment import evaluate_run, run_experiment
 
 
@@ -95,3 +97,11 @@ def test_cli_train_then_test(tmp_path):
     assert test.returncode == 0, test.stderr
     assert "final average accuracy" in test.stdout
     assert torch.load(run_dir / "checkpoints" / "task_2.pt", weights_only=False)["run_state"]["steps_done"] == 2
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tiny_config):
+    cfg = tiny_config(strategy="naive")
+    run_experiment(cfg, log=quiet)
+    (cfg.run_dir / "checkpoints" / "task_2.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="task_2.pt"):
+        run_experiment(cfg, log=quiet)

@@ -59,3 +59,16 @@ def test_constant_input_view_gets_summed_gradient():
     mem[-1].sum().backward()
     # m[3] = x(1 + b + b^2 + b^3) with no spikes: d m[3] / d x = 1.875
     assert base.grad.tolist() == pytest.approx([1.875] * 3)
+
+
+def test_compiled_scan_is_bit_identical_to_eager():
+    torch.manual_seed(0)
+    spike_fn = make_surrogate("fast_sigmoid", 25)
+    currents = (torch.randn(12, 3, 50) * 0.6 + 0.3).requires_grad_()
+    weight = torch.randn(12, 3, 50)
+    eager_spk, eager_mem = leaky_sequence(currents, 0.95, 1.0, spike_fn, "subtract")
+    (eager_grad,) = torch.autograd.grad((eager_spk * weight).sum() + eager_mem.sum(), currents)
+    spk, mem = leaky_sequence(currents, 0.95, 1.0, spike_fn, "subtract", compiled=True)
+    (grad,) = torch.autograd.grad((spk * weight).sum() + mem.sum(), currents)
+    assert torch.equal(spk, eager_spk) and torch.equal(mem, eager_mem)
+    torch.testing.assert_close(grad, eager_grad, rtol=0, atol=1e-5)

@@ -38,9 +38,9 @@ def resolve_config(args):
         if args.mem_size < 0:
             raise ConfigError(f"--mem_size must be >= 0, got {args.mem_size}")
         overrides.append(f"memory.batches_per_task={args.mem_size}")
-        if cfg.strategy != "joint":
+        if cfg.strategy != "joint":  # joint has no memory: the flag changes nothing there
             overrides.append(f"strategy={'replay' if args.mem_size > 0 else 'naive'}")
-        suffix += f"_mr{args.mem_size}"
+            suffix += f"_mr{args.mem_size}"
     if args.run is not None:
         if args.run < 0:
             raise ConfigError(f"--run must be >= 0, got {args.run}")
@@ -93,18 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--run-dir", help="run directory (instead of --config)")
     test.set_defaults(func=cmd_test)
 
-    for name, module in (
-        ("bench", "spikereplay.bench"),
-        ("sweep", "spikereplay.sweep"),
-        ("report", "spikereplay.report"),
-    ):
-        try:
-            mod = __import__(module, fromlist=["add_arguments"])
-        except ImportError:
-            continue
-        p = sub.add_parser(name, help=mod.__doc__.splitlines()[0])
-        mod.add_arguments(p)
-        p.set_defaults(func=mod.main)
+    from spikereplay import bench, report, sweep
+
+    for name, module in (("bench", bench), ("sweep", sweep), ("report", report)):
+        command = sub.add_parser(name, help=module.__doc__.strip().splitlines()[0], description=module.__doc__)
+        module.add_arguments(command)
+        command.set_defaults(func=module.main)
     return parser
 
 

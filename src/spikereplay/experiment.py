@@ -19,7 +19,7 @@ from spikereplay import __version__
 from spikereplay import io as atomic
 from spikereplay.config import Config, config_to_yaml, load_config
 from spikereplay.data import load_mnist, merge_tasks, split_tasks
-from spikereplay.errors import ConfigError
+from spikereplay.errors import ConfigError, DataError
 from spikereplay.memory import PerTaskBatches, ReplayMemory
 from spikereplay.metrics import summarize
 from spikereplay.model import SpikingConvNet, resolve_device
@@ -91,22 +91,45 @@ def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: 
     return metrics
 
 
+def load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, weights_only=False, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise DataError(f"checkpoint {path} is unreadable ({exc.__class__.__name__}); delete it to redo that task") from None
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     found = sorted((run_dir / "checkpoints").glob("task_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
     return found[-1] if found else None
 
 
+def _comparable(cfg: Config) -> dict:
+    """The settings that decide a run's numbers (display options may change on resume)."""
+    dump = cfg.model_dump(mode="json")
+    dump["output"].pop("progress")
+    return dump
+
+
 def prepare_run_dir(cfg: Config, overwrite: bool) -> Path:
-    """Create the run directory, refusing to mix two different configs in one."""
+    """Create the run directory, refusing to mix two different configs in one.
+
+    The saved config is re-read through the current schema, so a field added
+    later with a default does not stop an old run from resuming.
+    """
     run_dir = cfg.run_dir
     saved = run_dir / "config.yaml"
-    if saved.exists() and saved.read_text() != config_to_yaml(cfg):
-        if not overwrite:
+    if saved.exists():
+        try:
+            same = _comparable(load_config(saved)) == _comparable(cfg)
+        except ConfigError:
+            same = False
+        if not same and not overwrite:
             raise ConfigError(
                 f"run directory {run_dir} holds a run with a different config; pick another "
                 "output.run_name, or pass --overwrite to replace it"
             )
-        shutil.rmtree(run_dir)
+        if not same:
+            shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic.write_text(saved, config_to_yaml(cfg))
     return run_dir
@@ -121,7 +144,7 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
     state = None
     checkpoint_path = latest_checkpoint(run_dir)
     if checkpoint_path is not None:
-        state = trainer.restore(torch.load(checkpoint_path, weights_only=False))
+        state = trainer.restore(load_checkpoint(checkpoint_path))
         log(f"resuming {run_dir} after task {state.steps_done}/{len(stream)}")
 
     def on_step_done(step_state: RunState) -> None:
@@ -143,7 +166,7 @@ def evaluate_run(run_dir: Path, log=print) -> dict:
     state = RunState()
     for path in checkpoints:
         trainer = build_trainer(cfg, stream, eval_tasks, run_dir)
-        saved = trainer.restore(torch.load(path, weights_only=False))
+        saved = trainer.restore(load_checkpoint(path))
         row, ti_row = trainer.eval_row(saved.steps_done - 1)
         state.matrix.append(row)
         state.ti_matrix.append(ti_row)

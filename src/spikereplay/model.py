@@ -90,6 +90,7 @@ class SpikingConvNet(nn.Module):
             self.spike_fn,
             self.cfg.reset_mechanism,
             self.cfg.reset_delay,
+            self.cfg.compile,
         )
 
     def _forward_fused(self, inputs, static, num_steps):

@@ -38,43 +38,68 @@ def make_surrogate(name: str, slope: float):
     raise ValueError(f"unknown surrogate {name!r}")
 
 
+def membrane_scan(currents: torch.Tensor, beta: float, threshold: float, reset_code: int) -> torch.Tensor:
+    """Forward recurrence of a reset_delay=True Leaky neuron; returns m[0..T-1].
+
+    The op order is snn.Leaky's, (beta*m + x) - r*thr, so the floats come out
+    bit-identical to it. Written without in-place ops so torch.compile can fuse
+    the unrolled loop into one kernel.
+    """
+    prev = torch.zeros_like(currents[0])
+    mems = []
+    for t in range(currents.shape[0]):
+        if reset_code == 1:
+            prev = prev * (prev <= threshold)
+        mem = prev * beta + currents[t]
+        if reset_code == 0:
+            mem = mem - (prev > threshold).to(mem.dtype) * threshold
+        mems.append(mem)
+        prev = mem
+    return torch.stack(mems)
+
+
+def membrane_scan_backward(grad_mem_seq, mem_seq, beta: float, threshold: float, reset_code: int):
+    """Reverse linear scan: gradient of the loss w.r.t. the input currents."""
+    carry = grad_mem_seq[-1]
+    grads = [carry]
+    for t in range(grad_mem_seq.shape[0] - 2, -1, -1):
+        if reset_code == 1:
+            # m[t+1] depends on m[t] through beta*(1 - r[t+1]), with r[t+1] = H(m[t] - thr)
+            carry = carry * ((mem_seq[t] <= threshold).to(carry.dtype) * beta)
+        else:
+            carry = carry * beta
+        carry = carry + grad_mem_seq[t]
+        grads.append(carry)
+    return torch.stack(grads[::-1])
+
+
+_compiled: dict = {}
+
+
+def _kernels(compiled: bool):
+    if not compiled:
+        return membrane_scan, membrane_scan_backward
+    if not _compiled:
+        _compiled["fwd"] = torch.compile(membrane_scan, dynamic=True)
+        _compiled["bwd"] = torch.compile(membrane_scan_backward, dynamic=True)
+    return _compiled["fwd"], _compiled["bwd"]
+
+
 class LeakyMembraneScan(torch.autograd.Function):
     """Membrane sequence m[0..T-1] of a reset_delay=True Leaky neuron for input x[0..T-1]."""
 
     @staticmethod
-    def forward(ctx, currents: torch.Tensor, beta: float, threshold: float, reset_code: int):
-        mem_seq = torch.empty_like(currents)
-        mem = torch.zeros_like(currents[0])
-        for t in range(currents.shape[0]):
-            if reset_code == 0:
-                reset = (mem - threshold > 0).to(mem.dtype)
-                mem = beta * mem + currents[t] - reset * threshold
-            elif reset_code == 1:
-                reset = (mem - threshold > 0).to(mem.dtype)
-                mem = (1 - reset) * mem
-                mem = beta * mem + currents[t]
-            else:
-                mem = beta * mem + currents[t]
-            mem_seq[t] = mem
-        ctx.beta, ctx.threshold, ctx.reset_code = beta, threshold, reset_code
-        if reset_code == 1:
-            ctx.save_for_backward(mem_seq)
+    def forward(ctx, currents, beta: float, threshold: float, reset_code: int, compiled: bool = False):
+        mem_seq = _kernels(compiled)[0](currents, beta, threshold, reset_code)
+        ctx.beta, ctx.threshold, ctx.reset_code, ctx.compiled = beta, threshold, reset_code, compiled
+        ctx.save_for_backward(mem_seq if reset_code == 1 else None)
         return mem_seq
 
     @staticmethod
-    def backward(ctx, grad_mem_seq: torch.Tensor):
-        beta = ctx.beta
-        grad_currents = torch.empty_like(grad_mem_seq)
-        carry = torch.zeros_like(grad_mem_seq[0])
-        if ctx.reset_code == 1:
-            (mem_seq,) = ctx.saved_tensors
-            # m[t] depends on m[t-1] through beta*(1 - r[t]), with r[t] = H(m[t-1] - thr)
-            keep = (mem_seq - ctx.threshold <= 0).to(grad_mem_seq.dtype) * beta
-        for t in range(grad_mem_seq.shape[0] - 1, -1, -1):
-            carry = grad_mem_seq[t] + carry
-            grad_currents[t] = carry
-            carry = carry * (keep[t - 1] if ctx.reset_code == 1 else beta)
-        return grad_currents, None, None, None
+    def backward(ctx, grad_mem_seq):
+        (mem_seq,) = ctx.saved_tensors
+        grad = _kernels(ctx.compiled)[1](grad_mem_seq.contiguous(), mem_seq, ctx.beta, ctx.threshold, ctx.reset_code)
+        return grad, None, None, None, None
 
 
 def leaky_sequence(
@@ -84,14 +109,18 @@ def leaky_sequence(
     spike_fn,
     reset_mechanism: str = "subtract",
     reset_delay: bool = True,
+    compiled: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membrane, each (T, ...), of a Leaky layer driven by ``currents`` (T, ...).
 
     ``currents`` may be a broadcast view of one constant input (stride 0 over T).
+    ``compiled`` fuses the time loop with torch.compile (a one-off compile of ~20 s).
     """
     beta = min(max(float(beta), 0.0), 1.0)  # snn.Leaky clamps beta to [0, 1]
     if reset_delay:
-        mem_seq = LeakyMembraneScan.apply(currents.float(), beta, float(threshold), RESET_CODES[reset_mechanism])
+        mem_seq = LeakyMembraneScan.apply(
+            currents.float(), beta, float(threshold), RESET_CODES[reset_mechanism], compiled
+        )
         return spike_fn(mem_seq - threshold), mem_seq
     return _leaky_sequence_no_delay(currents.float(), beta, threshold, spike_fn, reset_mechanism)
 

@@ -1,0 +1,280 @@
+"""Summarize a sweep's results.jsonl as report.md and PNG plots, beside the published numbers.
+
+Runs are grouped into rows by (scenario, strategy, memory size, replay schedule) and any
+other setting the sweep varied; each row averages its runs over seeds (mean ± sample std).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from statistics import mean, stdev
+from typing import NamedTuple
+
+from spikereplay.errors import SpikeReplayError
+from spikereplay.sweep import RESULTS_FILE, read_results
+
+# Final average accuracy (%) of Proietti et al., MLSP 2023 (the seed), by row label.
+PUBLISHED = {
+    "class_incremental": {
+        "naive": 43.9,
+        "MR10": 47.9,
+        "MR20": 42.5,
+        "MR30": 50.0,
+        "MR40": 51.0,
+        "MR50": 46.7,
+        "MR100": 49.3,
+        "joint": 90.1,
+    },
+    "task_free": {
+        "naive": 21.6,
+        "MR10": 24.5,
+        "MR20": 27.1,
+        "MR30": 28.1,
+        "MR40": 28.3,
+        "MR50": 33.1,
+        "MR100": 36.0,
+        "joint": 90.1,
+    },
+}
+SCENARIO_ORDER = ["class_incremental", "task_free"]
+STRATEGY_ORDER = {"naive": 0, "replay": 1, "joint": 2}
+# Point keys that the row key already covers; any other varied key makes its own row.
+ROW_KEYS = {"scenario", "strategy", "memory.batches_per_task", "replay.schedule", "seed"}
+
+
+class RowKey(NamedTuple):
+    scenario: str
+    strategy: str
+    memory: int
+    schedule: str | None
+    variant: tuple[tuple[str, str], ...] = ()
+
+
+def row_key(record: dict) -> RowKey:
+    variant = tuple(sorted((k, json.dumps(v)) for k, v in (record.get("point") or {}).items() if k not in ROW_KEYS))
+    return RowKey(
+        record["scenario"], record["strategy"], record["batches_per_task"], record.get("replay_schedule"), variant
+    )
+
+
+def _sort_key(key: RowKey):
+    return (STRATEGY_ORDER.get(key.strategy, 9), key.memory, key.schedule not in (None, "interleaved"), key)
+
+
+def base_label(key: RowKey) -> str:
+    return f"MR{key.memory}" if key.strategy == "replay" else key.strategy
+
+
+def _with_extras(label: str, key: RowKey) -> str:
+    """Append the schedule (when not the default) and any other varied settings."""
+    extras = [key.schedule] if key.schedule not in (None, "interleaved") else []
+    extras += [f"{k}={v}" for k, v in key.variant]
+    return label + (f" ({', '.join(extras)})" if extras else "")
+
+
+def row_label(key: RowKey) -> str:
+    return _with_extras(base_label(key), key)
+
+
+def published(key: RowKey) -> float | None:
+    return PUBLISHED.get(key.scenario, {}).get(base_label(key))
+
+
+def group_rows(records: list[dict]) -> dict[str, dict[RowKey, list[dict]]]:
+    """Scenario -> row key -> its runs, scenarios and rows in report order."""
+    groups: dict[str, dict[RowKey, list[dict]]] = {}
+    for record in records:
+        key = row_key(record)
+        groups.setdefault(key.scenario, {}).setdefault(key, []).append(record)
+    order = sorted(groups, key=lambda s: (SCENARIO_ORDER.index(s) if s in SCENARIO_ORDER else 9, s))
+    return {s: {k: groups[s][k] for k in sorted(groups[s], key=_sort_key)} for s in order}
+
+
+def mean_std(values: list) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof=1) of the values given; None where undefined."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return mean(values), (stdev(values) if len(values) > 1 else None)
+
+
+def format_mean_std(values: list, digits: int = 1) -> str:
+    m, s = mean_std(values)
+    if m is None:
+        return "–"
+    return f"{m:.{digits}f}" if s is None else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def num_tasks(records: list[dict]) -> int:
+    return max(len(r["accuracy_matrix"][-1]) for r in records)
+
+
+def history_columns(runs: list[dict], tasks: int) -> list[list[float]]:
+    """Per column T1..T<tasks>, the average accuracy of each run; joint (one step) fills the last column."""
+    columns: list[list[float]] = [[] for _ in range(tasks)]
+    for run in runs:
+        history = run["average_accuracy"]
+        offset = tasks - len(history) if len(history) == 1 else 0
+        for i, value in enumerate(history):
+            columns[offset + i].append(value)
+    return columns
+
+
+def mean_matrix(matrices: list[list[list]]) -> list[list]:
+    """Element-wise mean over runs; entries no run has (tasks not yet seen) stay None."""
+    steps = max(len(m) for m in matrices)
+    width = max(len(row) for m in matrices for row in m)
+    out = []
+    for i in range(steps):
+        row = []
+        for j in range(width):
+            values = [m[i][j] for m in matrices if i < len(m) and j < len(m[i]) and m[i][j] is not None]
+            row.append(mean(values) if values else None)
+        out.append(row)
+    return out
+
+
+def repeated_seeds(runs: list[dict]) -> list[int]:
+    seeds = [r["seed"] for r in runs]
+    return sorted({s for s in seeds if seeds.count(s) > 1})
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def render_report(records: list[dict], title: str = "sweep") -> str:
+    """The markdown report of a list of result records (pure: no files)."""
+    lines = [
+        f"# Sweep report: {title}",
+        "",
+        f"{len(records)} runs. Accuracy in %, mean ± sample std over seeds (just the mean for one seed). "
+        "T<i>: average accuracy over the tasks seen after training task i (joint trains once: T-last). "
+        "Published: final average accuracy of Proietti et al., MLSP 2023.",
+    ]
+    for scenario, rows in group_rows(records).items():
+        tasks = num_tasks([r for runs in rows.values() for r in runs])
+        lines += ["", f"## {scenario}", "", "### Average accuracy after each task", ""]
+        header = ["row", *(f"T{i + 1}" for i in range(tasks)), "published", "seeds"]
+        body = [
+            [row_label(k), *map(format_mean_std, history_columns(runs, tasks)), _fmt(published(k)), str(len(runs))]
+            for k, runs in rows.items()
+        ]
+        lines += _table(header, body)
+        lines += ["", "### Forgetting and backward transfer", ""]
+        body = [
+            [
+                row_label(k),
+                format_mean_std([r["forgetting"] for r in runs]),
+                format_mean_std([r["backward_transfer"] for r in runs]),
+                format_mean_std([r.get("task_incremental_final_average_accuracy") for r in runs]),
+            ]
+            for k, runs in rows.items()
+        ]
+        lines += _table(["row", "forgetting", "BWT", "task-incremental final"], body)
+        lines += ["", "### Accuracy matrices (mean over seeds; row: after task i, column: task j)"]
+        for k, runs in rows.items():
+            matrix = mean_matrix([r["accuracy_matrix"] for r in runs])
+            header = [row_label(k), *(f"task {j + 1}" for j in range(len(matrix[0])))]
+            lines += ["", *_table(header, [[f"after {i + 1}", *map(_fmt, row)] for i, row in enumerate(matrix)])]
+        # e.g. naive runs that differ only in replay settings, which naive ignores
+        notes = [
+            f"{row_label(k)} has seed(s) {repeated_seeds(r)} more than once"
+            for k, r in rows.items()
+            if repeated_seeds(r)
+        ]
+        if notes:
+            lines += ["", "Note: " + "; ".join(notes) + " (all such runs are averaged)."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_history(rows: dict[RowKey, list[dict]], scenario: str, path: Path) -> None:
+    """Average accuracy vs tasks trained, one line per row."""
+    import matplotlib.pyplot as plt
+
+    from spikereplay.plots import save_figure  # selects the Agg backend
+
+    tasks = num_tasks([r for runs in rows.values() for r in runs])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, runs in rows.items():
+        points = [(i + 1, *mean_std(col)) for i, col in enumerate(history_columns(runs, tasks)) if col]
+        xs, ys, errs = zip(*points)
+        ax.errorbar(xs, ys, yerr=[e or 0 for e in errs], marker="o", capsize=3, label=row_label(key))
+    ax.set(xlabel="tasks trained", ylabel="average accuracy (%)", ylim=(0, 101), title=scenario)
+    ax.set_xticks(range(1, tasks + 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    save_figure(fig, path)
+
+
+def memory_series(rows: dict[RowKey, list[dict]]) -> dict[str, list[tuple[int, list[float]]]]:
+    """Label -> (memory size, final accuracies) per replay schedule/variant, naive as memory 0."""
+    series: dict[str, list[tuple[int, list[float]]]] = {}
+    naive = {k.variant: runs for k, runs in rows.items() if k.strategy == "naive"}
+    for key, runs in rows.items():
+        if key.strategy != "replay":
+            continue
+        points = series.setdefault(_with_extras("replay", key), [])
+        if not points and key.variant in naive:
+            points.append((0, [r["final_average_accuracy"] for r in naive[key.variant]]))
+        points.append((key.memory, [r["final_average_accuracy"] for r in runs]))
+    return series
+
+
+def plot_final_vs_memory(groups: dict[str, dict[RowKey, list[dict]]], path: Path) -> None:
+    """Final average accuracy vs replay memory size, ours (solid) and published (dashed)."""
+    import matplotlib.pyplot as plt
+
+    from spikereplay.plots import save_figure
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for color, (scenario, rows) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], groups.items()):
+        for n, (label, points) in enumerate(memory_series(rows).items()):
+            stats = [mean_std(values) for _, values in points]
+            ax.errorbar(
+                [m for m, _ in points], [m for m, _ in stats], yerr=[s or 0 for _, s in stats], color=color,
+                marker="os^vD"[n % 5], linestyle="-" if n == 0 else ":", capsize=3, label=f"{scenario} {label}",
+            )  # fmt: skip
+        paper = {k: v for k, v in PUBLISHED.get(scenario, {}).items() if k != "joint"}
+        if paper:
+            xs = [0 if k == "naive" else int(k[2:]) for k in paper]
+            ax.plot(xs, list(paper.values()), "--", color=color, marker="x", label=f"{scenario} (published)")
+    ax.set(xlabel="replay memory (batches per task; 0 = naive)", ylabel="final average accuracy (%)", ylim=(0, 101))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def write_report(directory: Path) -> list[Path]:
+    """Write report.md and the plots into a sweep directory; return the paths written."""
+    from spikereplay import io as atomic
+
+    records = list(read_results(directory / RESULTS_FILE).values())
+    if not records:
+        raise SpikeReplayError(f"no results in {directory / RESULTS_FILE}: run the sweep first")
+    groups = group_rows(records)
+    written = [directory / "report.md"]
+    atomic.write_text(written[0], render_report(records, directory.name))
+    for scenario, rows in groups.items():
+        written.append(directory / f"accuracy_history_{scenario}.png")
+        plot_history(rows, scenario, written[-1])
+    written.append(directory / "final_vs_memory.png")
+    plot_final_vs_memory(groups, written[-1])
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sweep_dir", help="sweep directory holding results.jsonl")
+
+
+def main(args) -> int:
+    for path in write_report(Path(args.sweep_dir)):
+        print(path)
+    return 0

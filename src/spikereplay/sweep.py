@@ -1,0 +1,435 @@
+"""Run a grid of experiments from a sweep YAML file, resumable, locally or on Ray.
+
+Sweep file keys (unknown keys are refused):
+
+    name:        sweep name (default: the file's stem)
+    output_dir:  sweep directory, relative to the working directory (default: results/<name>)
+    base:        base config, relative to the sweep file (default: the schema defaults)
+    overrides:   dotted ``key=value`` overrides applied to every point
+    grid:        dotted key -> list of values; the cartesian product gives the points
+    points:      extra explicit points, each a mapping of dotted key -> value
+
+Run names: ``<cil|tf>_<strategy>[_mr<k>]_seed<s>``, plus a 6-hex hash of any other key the
+point varies (e.g. ``cil_replay_mr40_seed0_3fa2c1`` for a replay.schedule grid).
+
+Memory rule: a point that sets ``memory.batches_per_task`` picks the strategy with it
+(> 0 turns naive into replay, 0 turns replay into naive; joint is left alone), so a grid
+over memory sizes yields the naive baseline and the replay runs from one base config.
+
+Each finished run appends one JSON line to ``<sweep dir>/results.jsonl``; a run already
+listed there is skipped, and an unfinished one resumes from its last per-task checkpoint
+in ``<sweep dir>/runs/<run name>``. With Ray on several machines the sweep directory must
+be on a shared file system.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import itertools
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from spikereplay.config import Config, apply_overrides, load_config
+from spikereplay.errors import ConfigError
+
+RESULTS_FILE = "results.jsonl"
+SCENARIO_ABBREV = {"class_incremental": "cil", "task_free": "tf"}
+# Keys that already appear in a run name in readable form; any other varied key goes into its hash.
+NAMED_KEYS = ("scenario", "strategy", "memory.batches_per_task", "seed")
+METRIC_KEYS = (
+    "accuracy_matrix",
+    "average_accuracy",
+    "final_average_accuracy",
+    "forgetting",
+    "backward_transfer",
+    "task_incremental_final_average_accuracy",
+    "train_seconds",
+)
+
+
+class SweepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    output_dir: str | None = None
+    base: str | None = None
+    overrides: list[str] = Field(default_factory=list)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    points: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("grid")
+    @classmethod
+    def _values_non_empty(cls, grid: dict[str, list]) -> dict[str, list]:
+        empty = [key for key, values in grid.items() if not values]
+        if empty:
+            raise ValueError(f"grid keys without values: {empty}")
+        return grid
+
+
+class Point(BaseModel):
+    """One run of the sweep: its name, the values it varies and its validated config."""
+
+    name: str
+    values: dict[str, Any]
+    config: Config
+
+
+def load_sweep(path: str | Path) -> tuple[SweepSpec, Path | None]:
+    """Parse and validate a sweep file; return the spec and the resolved base config path."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read sweep file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"sweep file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"sweep file {path} must be a mapping of keys, got {type(raw).__name__}")
+    raw.setdefault("name", path.stem)
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "<top level>"
+            problems.append(f"unknown key '{key}'" if err["type"] == "extra_forbidden" else f"'{key}': {err['msg']}")
+        raise ConfigError(f"invalid sweep file {path}: " + "; ".join(problems)) from None
+    base = (path.parent / spec.base).resolve() if spec.base else None
+    return spec, base
+
+
+def sweep_dir(spec: SweepSpec, output_dir: str | None = None) -> Path:
+    return Path(output_dir or spec.output_dir or Path("results") / spec.name).resolve()
+
+
+def yaml_value(value: Any) -> str:
+    """A value as override text that parses back to the same value (floats and strings included)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=float("inf")).strip()
+    return text.removesuffix("...").strip()
+
+
+def point_values(spec: SweepSpec) -> list[dict[str, Any]]:
+    """The grid's cartesian product (in file order), then the explicit points."""
+    grid = []
+    if spec.grid:
+        keys = list(spec.grid)
+        grid = [dict(zip(keys, combo)) for combo in itertools.product(*spec.grid.values())]
+    return grid + [dict(p) for p in spec.points]
+
+
+def _raw_base(base: Path | None) -> dict:
+    if base is None:
+        return {}
+    try:
+        raw = yaml.safe_load(base.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read base config {base}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"base config {base} is not valid YAML: {exc}") from None
+    return raw if isinstance(raw, dict) else {}
+
+
+def strategy_rule(raw: dict, values: dict[str, Any]) -> str | None:
+    """The strategy the memory rule imposes on a point, or None to keep the configured one."""
+    if "memory.batches_per_task" not in values:
+        return None
+    strategy = raw.get("strategy", Config.model_fields["strategy"].default)
+    memory = values["memory.batches_per_task"]
+    if strategy == "naive" and isinstance(memory, int) and memory > 0:
+        return "replay"
+    if strategy == "replay" and memory == 0:
+        return "naive"
+    return None
+
+
+def run_name(cfg: Config, values: dict[str, Any]) -> str:
+    """``<scenario>_<strategy>[_mr<k>]_seed<s>[_<hash of the other varied keys>]``."""
+    parts = [SCENARIO_ABBREV[cfg.scenario], cfg.strategy]
+    if cfg.strategy == "replay":
+        parts.append(f"mr{cfg.memory.batches_per_task}")
+    parts.append(f"seed{cfg.seed}")
+    other = {k: v for k, v in values.items() if k not in NAMED_KEYS}
+    if other:
+        parts.append(hashlib.sha1(json.dumps(other, sort_keys=True, default=str).encode()).hexdigest()[:6])
+    return "_".join(parts)
+
+
+def config_digest(cfg: Config) -> str:
+    """Hash of the settings that differ from the schema defaults (name and output excluded).
+
+    Only non-defaults count so that a new config field added with a default keeps old results valid.
+    """
+    dumped = cfg.model_dump(mode="json", exclude={"name", "output"}, exclude_defaults=True)
+    return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def expand(spec: SweepSpec, base: Path | None, directory: Path) -> list[Point]:
+    """Every point's validated config; any invalid point raises one ConfigError."""
+    raw_base = _raw_base(base)
+    runs_dir = directory / "runs"
+    points: dict[str, Point] = {}
+    all_values = point_values(spec)
+    if not all_values:
+        raise ConfigError(f"sweep {spec.name!r} has no points: give a grid or points")
+    for values in all_values:
+        overrides = [*spec.overrides, *(f"{k}={yaml_value(v)}" for k, v in values.items())]
+        strategy = strategy_rule(apply_overrides(raw_base, overrides), values)
+        if strategy is not None:
+            overrides.append(f"strategy={strategy}")
+        try:
+            cfg = load_config(base, overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"sweep point {values}: {exc}") from None
+        name = run_name(cfg, values)
+        cfg = cfg.model_copy(
+            update={
+                "output": cfg.output.model_copy(update={"runs_dir": str(runs_dir), "run_name": name, "progress": False})
+            }
+        )
+        previous = points.get(name)
+        if previous is not None:
+            if config_digest(previous.config) != config_digest(cfg):
+                raise ConfigError(f"sweep points {previous.values} and {values} get the same run name {name!r}")
+            continue  # the memory rule made two points one run
+        points[name] = Point(name=name, values=values, config=cfg)
+    return list(points.values())
+
+
+def read_results(path: Path) -> dict[str, dict]:
+    """Results by run name; the first line for a name wins, unparsable lines are ignored."""
+    if not path.exists():
+        return {}
+    results: dict[str, dict] = {}
+    # The last element is either empty or a line still being written (or cut short by a crash).
+    for line in path.read_bytes().split(b"\n")[:-1]:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "run" in record:
+            results.setdefault(record["run"], record)
+    return results
+
+
+def append_result(path: Path, record: dict) -> bool:
+    """Append one JSON line under an exclusive lock; False if the run was already listed."""
+    data = (json.dumps(record) + "\n").encode()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if record["run"] in read_results(path):
+            return False
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data  # end a line a crashed writer left unfinished, so ours stays whole
+        written = os.write(fd, data)
+        while written < len(data):  # only on a full disk or a signal; keep the line whole if we can
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+        return True
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def result_record(point: Point, metrics: dict) -> dict:
+    cfg = point.config
+    replay = cfg.strategy == "replay"
+    return {
+        "run": point.name,
+        "point": point.values,
+        "scenario": cfg.scenario,
+        "strategy": cfg.strategy,
+        "batches_per_task": cfg.memory.batches_per_task if replay else 0,
+        "replay_schedule": cfg.replay.schedule if replay else None,
+        "seed": cfg.seed,
+        "config_digest": config_digest(cfg),
+        **{key: metrics.get(key) for key in METRIC_KEYS},
+    }
+
+
+def run_point(point_data: dict, results_path: str, threads: int | None = None, verbose: bool = False) -> dict:
+    """Train (or resume) one point and append its result line; runs in any worker process."""
+    from spikereplay.experiment import run_experiment
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    point = Point.model_validate(point_data)
+    metrics = run_experiment(point.config, log=print if verbose else _quiet)
+    if not metrics.get("complete"):
+        raise RuntimeError(f"run {point.name} stopped before its last task")
+    record = result_record(point, metrics)
+    append_result(Path(results_path), record)
+    return record
+
+
+def _quiet(*_args) -> None:
+    pass
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def pending_points(points: list[Point], results: dict[str, dict]) -> list[Point]:
+    """Points without a result line; a listed run from another config is an error."""
+    for point in points:
+        done = results.get(point.name)
+        if done is not None and done.get("config_digest") != config_digest(point.config):
+            raise ConfigError(
+                f"{RESULTS_FILE} already holds run {point.name!r} from a different config; "
+                "use another output_dir (or delete that line and its run directory)"
+            )
+    return [p for p in points if p.name not in results]
+
+
+class Progress:
+    """One printed line per finished run, plus a rich bar when stderr is an interactive terminal."""
+
+    def __init__(self, total: int):
+        from spikereplay.trainer import progress_enabled
+
+        self.bar = None
+        if progress_enabled(True):
+            from rich.console import Console
+            from rich.progress import Progress as RichProgress
+
+            # the bar lives on stderr; rich shows our stdout lines above it while it is running
+            self.bar = RichProgress(console=Console(stderr=True), transient=False)
+            self.task = self.bar.add_task("sweep", total=total)
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+
+    def line(self, text: str) -> None:
+        print(text, flush=True)
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def done(self, record: dict) -> None:
+        self.line(
+            f"{record['run']}: final average accuracy {record['final_average_accuracy']:.2f}% "
+            f"({record['train_seconds']:.1f} s training)"
+        )
+
+    def failed(self, name: str, error: BaseException) -> None:
+        self.line(f"{name}: FAILED: {type(error).__name__}: {error}")
+
+
+def _run_local(todo: list[Point], results_path: Path, workers: int, verbose: bool, progress: Progress) -> int:
+    failures = 0
+    if workers == 1:  # in-process: tracebacks and Ctrl-C behave as for a single run
+        for point in todo:
+            try:
+                progress.done(run_point(point.model_dump(mode="json"), str(results_path), verbose=verbose))
+            except Exception as exc:
+                failures += 1
+                progress.failed(point.name, exc)
+        return failures
+    threads = max(1, _cores() // workers)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        futures = {
+            pool.submit(run_point, p.model_dump(mode="json"), str(results_path), threads, verbose): p for p in todo
+        }
+        for future in as_completed(futures):
+            try:
+                progress.done(future.result())
+            except Exception as exc:
+                failures += 1
+                progress.failed(futures[future].name, exc)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return failures
+
+
+def _run_ray(todo: list[Point], results_path: Path, args, progress: Progress) -> int:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the ray backend needs ray: pip install .[ray]") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=args.ray_address)
+    try:
+        remote = ray.remote(num_cpus=args.cpus_per_run, num_gpus=args.gpus_per_run)(run_point)
+        threads = max(1, int(args.cpus_per_run))
+        refs = {
+            remote.remote(p.model_dump(mode="json"), str(results_path), threads, args.verbose): p.name for p in todo
+        }
+        failures = 0
+        while refs:
+            (ref,), _ = ray.wait(list(refs), num_returns=1)
+            name = refs.pop(ref)
+            try:
+                progress.done(ray.get(ref))
+            except Exception as exc:
+                failures += 1
+                progress.failed(name, exc)
+        return failures
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__  # the sweep file format, in `spikereplay sweep --help`
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("sweep_file", help="sweep YAML file")
+    parser.add_argument("--output-dir", help="sweep directory (default: the file's output_dir or results/<name>)")
+    parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    parser.add_argument("--backend", choices=["local", "ray"], default="local")
+    parser.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local instance)")
+    parser.add_argument("--cpus-per-run", type=float, default=1, help="ray: CPUs reserved (and torch threads) per run")
+    parser.add_argument("--gpus-per-run", type=float, default=0, help="ray: GPUs reserved per run")
+    parser.add_argument("--dry-run", action="store_true", help="print the run names and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also print each run's per-task lines")
+
+
+def main(args) -> int:
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    spec, base = load_sweep(args.sweep_file)
+    directory = sweep_dir(spec, args.output_dir)
+    points = expand(spec, base, directory)  # every config is validated before anything runs
+    results_path = directory / RESULTS_FILE
+    todo = pending_points(points, read_results(results_path))
+    if args.dry_run:
+        pending = {p.name for p in todo}
+        for point in points:
+            print(point.name + ("" if point.name in pending else "  (done)"))
+        return 0
+    from spikereplay import io as atomic
+
+    resolved = spec.model_dump(mode="json") | {"output_dir": str(directory), "base": str(base) if base else None}
+    atomic.write_text(directory / "sweep.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    print(f"sweep {spec.name}: {len(points)} runs, {len(points) - len(todo)} already done -> {directory}", flush=True)
+    with Progress(len(todo)) as progress:
+        if args.backend == "ray":
+            failures = _run_ray(todo, results_path, args, progress)
+        else:
+            failures = _run_local(todo, results_path, args.workers, args.verbose, progress)
+    if failures:
+        print(f"{failures} run(s) failed; re-run the same command to retry them", file=sys.stderr)
+        return 1
+    return 0

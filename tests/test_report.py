@@ -1,0 +1,118 @@
+"""Sweep report: aggregation over seeds, checked against hand-computed numbers."""
+
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spikereplay import report
+from spikereplay.errors import SpikeReplayError
+from spikereplay.sweep import read_results
+
+FIXTURE = Path(__file__).parent / "fixtures" / "results.jsonl"
+
+
+@pytest.fixture
+def records():
+    return list(read_results(FIXTURE).values())
+
+
+def test_fixture_reads_deduplicated_without_partial_line(records):
+    names = [r["run"] for r in records]
+    assert len(names) == len(set(names)) == 9
+    # the duplicate line for cil_naive_seed0 comes later and is ignored
+    naive0 = next(r for r in records if r["run"] == "cil_naive_seed0")
+    assert naive0["final_average_accuracy"] == 20
+
+
+def test_mean_and_sample_std():
+    assert report.mean_std([40, 44, 48]) == (44, 4.0)
+    m, s = report.mean_std([20, 24])
+    assert m == 22 and math.isclose(s, 2 * math.sqrt(2))
+    assert report.mean_std([7.5]) == (7.5, None)
+    assert report.mean_std([None, None]) == (None, None)
+    assert report.format_mean_std([40, 44, 48]) == "44.0 ± 4.0"
+    assert report.format_mean_std([7.5]) == "7.5"
+    assert report.format_mean_std([]) == "–"
+
+
+def test_rows_grouped_and_ordered(records):
+    groups = report.group_rows(records)
+    assert list(groups) == ["class_incremental", "task_free"]
+    cil = groups["class_incremental"]
+    assert [report.row_label(k) for k in cil] == ["naive", "MR10", "MR40 (separate_pass)", "joint"]
+    assert [len(runs) for runs in cil.values()] == [2, 3, 1, 2]
+    assert [report.published(k) for k in cil] == [43.9, 47.9, 51.0, 90.1]
+    assert [report.published(k) for k in groups["task_free"]] == [21.6]
+
+
+def test_other_varied_keys_make_their_own_row(records):
+    tweaked = dict(records[0], point={**records[0]["point"], "training.lr": 0.0001}, run="x")
+    groups = report.group_rows([records[0], tweaked])
+    assert [report.row_label(k) for k in groups["class_incremental"]] == ["naive", "naive (training.lr=0.0001)"]
+
+
+def test_history_columns_put_joint_in_the_last_column(records):
+    cil = report.group_rows(records)["class_incremental"]
+    by_label = {report.row_label(k): runs for k, runs in cil.items()}
+    assert report.history_columns(by_label["naive"], 5) == [[90, 94], [50, 54], [30, 34], [25, 27], [20, 24]]
+    assert report.history_columns(by_label["joint"], 5) == [[], [], [], [], [88.0, 92.0]]
+
+
+def test_mean_matrix_keeps_unseen_entries_empty(records):
+    naive = [r["accuracy_matrix"] for r in records if r["run"].startswith("cil_naive")]
+    matrix = report.mean_matrix(naive)
+    assert matrix[1] == [9, 95, None, None, None]
+    assert matrix[4] == [0, 0, 0, 15, 95]
+
+
+def test_report_tables_match_hand_computed_values(records):
+    text = report.render_report(records, "fixture")
+    lines = text.splitlines()
+    assert "| row | T1 | T2 | T3 | T4 | T5 | published | seeds |" in lines
+    # naive T5: 20, 24 -> 22.0 ± 2.83; T4: 25, 27 -> 26.0 ± 1.41
+    assert "| naive | 92.0 ± 2.8 | 52.0 ± 2.8 | 32.0 ± 2.8 | 26.0 ± 1.4 | 22.0 ± 2.8 | 43.9 | 2 |" in lines
+    # MR10 final: 40, 44, 48 -> 44.0 ± 4.0
+    assert "| MR10 | 95.0 ± 0.0 | 72.0 ± 2.0 | 57.0 ± 2.0 | 50.0 ± 2.0 | 44.0 ± 4.0 | 47.9 | 3 |" in lines
+    assert "| MR40 (separate_pass) | 96.0 | 75.0 | 60.0 | 55.0 | 50.0 | 51.0 | 1 |" in lines
+    assert "| joint | – | – | – | – | 90.0 ± 2.8 | 90.1 | 2 |" in lines
+    assert "| naive | 90.0 | 48.0 | 31.0 | 24.0 | 19.5 | 21.6 | 1 |" in lines
+    # forgetting 85, 91 -> 88.0 ± 4.2; MR10 27, 24.5, 22 -> 24.5 ± 2.5; task-incremental 70, 74 -> 72.0 ± 2.8
+    assert "| naive | 88.0 ± 4.2 | -88.0 ± 4.2 | 72.0 ± 2.8 |" in lines
+    assert "| MR10 | 24.5 ± 2.5 | -24.5 ± 2.5 | 81.0 ± 1.0 |" in lines
+    assert "| joint | – | – | 95.0 ± 0.0 |" in lines
+    assert "| after 2 | 9.0 | 95.0 | – | – | – |" in lines
+
+
+def test_repeated_seeds_are_noted(records):
+    again = dict(records[0], run="cil_naive_seed0_other")
+    assert "naive has seed(s) [0] more than once" in report.render_report([*records, again])
+
+
+def test_write_report_files(tmp_path):
+    shutil.copy(FIXTURE, tmp_path / "results.jsonl")
+    written = report.write_report(tmp_path)
+    names = sorted(p.name for p in written)
+    assert names == [
+        "accuracy_history_class_incremental.png",
+        "accuracy_history_task_free.png",
+        "final_vs_memory.png",
+        "report.md",
+    ]
+    for path in written:
+        assert path.exists()
+        if path.suffix == ".png":
+            assert path.read_bytes()[:4] == b"\x89PNG"
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_memory_series_start_at_naive(records):
+    series = report.memory_series(report.group_rows(records)["class_incremental"])
+    assert [(m, v) for m, v in series["replay"]] == [(0, [20, 24]), (10, [40, 44, 48])]
+    assert series["replay (separate_pass)"] == [(0, [20, 24]), (40, [50])]
+
+
+def test_empty_sweep_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(SpikeReplayError, match="no results"):
+        report.write_report(tmp_path)

@@ -1,0 +1,221 @@
+"""Sweep: grid expansion, the results file, resuming after a crash, and the Ray backend."""
+
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spikereplay import cli, sweep
+from spikereplay.errors import ConfigError
+from spikereplay.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = REPO / "configs" / "seed" / "cil_naive.yaml"
+TINY = [
+    "data.train_per_class=60",
+    "data.test_per_class=30",
+    "training.num_steps=4",
+    "training.batch_size=32",
+    "training.epochs=1",
+    "training.val_samples=0",
+    "training.log_every=1000",
+    "data.class_order=[[0,1],[2,3]]",
+]
+METRICS = [k for k in sweep.METRIC_KEYS if k != "train_seconds"]
+
+
+def write_sweep(path: Path, **spec) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def expand_file(path: Path, output_dir: Path):
+    spec, base = sweep.load_sweep(path)
+    return sweep.expand(spec, base, sweep.sweep_dir(spec, str(output_dir)))
+
+
+def test_grid_expansion_names_and_memory_rule(tmp_path):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "base.yaml").write_text(BASE.read_text())
+    path = write_sweep(
+        tmp_path / "sweeps" / "s.yaml",
+        base="../configs/base.yaml",  # relative to the sweep file
+        overrides=["training.epochs=2"],
+        grid={
+            "scenario": ["class_incremental", "task_free"],
+            "memory.batches_per_task": [0, 10, 20],
+            "seed": [0, 1, 2],
+        },
+        points=[{"strategy": "joint"}],
+    )
+    points = expand_file(path, tmp_path / "out")
+    names = [p.name for p in points]
+    assert len(points) == 2 * 3 * 3 + 1 and len(set(names)) == len(names)
+    assert names == [p.name for p in expand_file(path, tmp_path / "out")]
+    assert names[:4] == ["cil_naive_seed0", "cil_naive_seed1", "cil_naive_seed2", "cil_replay_mr10_seed0"]
+    assert "tf_replay_mr20_seed2" in names and names[-1] == "cil_joint_seed0"
+    by_name = {p.name: p.config for p in points}
+    assert by_name["cil_naive_seed1"].strategy == "naive"
+    assert by_name["tf_replay_mr20_seed2"].strategy == "replay"
+    assert by_name["tf_replay_mr20_seed2"].memory.batches_per_task == 20
+    cfg = by_name["cil_replay_mr10_seed0"]
+    assert cfg.training.epochs == 2 and cfg.output.progress is False
+    assert cfg.run_dir == (tmp_path / "out" / "runs" / "cil_replay_mr10_seed0").resolve()
+
+
+def test_memory_zero_turns_replay_base_naive(tmp_path):
+    path = write_sweep(
+        tmp_path / "s.yaml",
+        base=str(REPO / "configs" / "seed" / "tf_replay_mr40_separate.yaml"),
+        grid={"memory.batches_per_task": [0, 40]},
+    )
+    points = expand_file(path, tmp_path / "out")
+    assert [(p.name, p.config.strategy) for p in points] == [
+        ("tf_naive_seed0", "naive"),
+        ("tf_replay_mr40_seed0", "replay"),
+    ]
+
+
+def test_other_varied_keys_get_a_hash_suffix(tmp_path):
+    path = write_sweep(
+        tmp_path / "s.yaml",
+        base=str(BASE),
+        grid={"memory.batches_per_task": [10], "replay.schedule": ["interleaved", "separate_pass"]},
+        points=[{"strategy": "replay", "memory.batches_per_task": 10, "training.lr": 1.0e-5}],
+    )
+    points = expand_file(path, tmp_path / "out")
+    names = [p.name for p in points]
+    assert len(set(names)) == 3 and all(n.startswith("cil_replay_mr10_seed0_") for n in names)
+    assert [p.config.replay.schedule for p in points[:2]] == ["interleaved", "separate_pass"]
+    assert points[2].config.training.lr == 1.0e-5
+
+
+@pytest.mark.parametrize("value", [1.0e-5, "true", "a b", [[0, 1], [2, 3]], None, 3, False])
+def test_yaml_value_round_trips(value):
+    assert yaml.safe_load(sweep.yaml_value(value)) == value
+
+
+def test_unknown_sweep_key_is_named(tmp_path):
+    path = write_sweep(tmp_path / "s.yaml", grid={"seed": [0]}, gird={"seed": [1]})
+    with pytest.raises(ConfigError, match="unknown key 'gird'"):
+        sweep.load_sweep(path)
+
+
+def test_invalid_point_aborts_before_writing(tmp_path, capsys):
+    out = tmp_path / "out"
+    path = write_sweep(tmp_path / "s.yaml", base=str(BASE), grid={"seed": [0, 1], "training.epochs": [1, 0]})
+    assert cli.main(["sweep", str(path), "--output-dir", str(out)]) == 2
+    assert "training.epochs" in capsys.readouterr().err
+    assert not out.exists()
+    unknown = write_sweep(tmp_path / "u.yaml", base=str(BASE), grid={"training.epoks": [1]})
+    assert cli.main(["sweep", str(unknown), "--output-dir", str(out)]) == 2
+    assert "unknown key 'training.epoks'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_results_file_append_and_read(tmp_path):
+    path = tmp_path / "results.jsonl"
+    assert sweep.append_result(path, {"run": "a", "x": 1})
+    assert not sweep.append_result(path, {"run": "a", "x": 2})  # already listed
+    with path.open("ab") as fh:
+        fh.write(b'{"run": "b", "x"')  # a writer killed mid-line
+    assert sweep.read_results(path) == {"a": {"run": "a", "x": 1}}
+    assert sweep.append_result(path, {"run": "b", "x": 3})
+    with path.open("ab") as fh:
+        fh.write(b'{"run": "a", "x": 4}\n')  # a duplicate from elsewhere: the first line wins
+    assert sweep.read_results(path) == {"a": {"run": "a", "x": 1}, "b": {"run": "b", "x": 3}}
+
+
+def _append_many(path: str, prefix: str, count: int) -> None:
+    for i in range(count):
+        sweep.append_result(Path(path), {"run": f"{prefix}{i}", "pad": "x" * 5000})
+
+
+def test_concurrent_appends_stay_whole(tmp_path):
+    path = tmp_path / "results.jsonl"
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        list(pool.map(_append_many, [str(path)] * 2, ["a", "b"], [100, 100]))
+    lines = path.read_text().splitlines()
+    assert len(lines) == 200 and len(sweep.read_results(path)) == 200
+
+
+def run_lines(path: Path) -> list[dict]:
+    return [
+        json.loads(line) for line in path.read_text().splitlines() if line.startswith('{"run"') and line.endswith("}")
+    ]
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_each_run_once(tmp_path, monkeypatch, capsys):
+    spec = dict(
+        base=str(BASE), overrides=TINY, grid={"memory.batches_per_task": [0, 2]}, points=[{"strategy": "joint"}]
+    )
+    path = write_sweep(tmp_path / "s.yaml", **spec)
+    crashed, clean = tmp_path / "crashed", tmp_path / "clean"
+
+    saves = []
+    original = Trainer.save_checkpoint
+
+    def save_then_die(self, state):
+        original(self, state)
+        saves.append(state.steps_done)
+        if len(saves) == 3:  # naive done (2 tasks), replay killed right after its first task
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
+    assert cli.main(["sweep", str(path), "--output-dir", str(crashed)]) == 130
+    assert [r["run"] for r in run_lines(crashed / "results.jsonl")] == ["cil_naive_seed0"]
+    with (crashed / "results.jsonl").open("ab") as fh:
+        fh.write(b'{"run": "cil_replay_mr2_seed0", "poi')  # and a result line cut short
+    monkeypatch.setattr(Trainer, "save_checkpoint", original)
+
+    capsys.readouterr()
+    assert cli.main(["sweep", str(path), "--output-dir", str(crashed), "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "1 already done" in out and "resuming" in out and "after task 1/2" in out
+    assert cli.main(["sweep", str(path), "--output-dir", str(crashed)]) == 0  # nothing left to do
+    assert "3 already done" in capsys.readouterr().out
+
+    assert cli.main(["sweep", str(path), "--output-dir", str(clean)]) == 0
+    resumed = sweep.read_results(crashed / "results.jsonl")
+    reference = sweep.read_results(clean / "results.jsonl")
+    assert sorted(r["run"] for r in run_lines(crashed / "results.jsonl")) == sorted(reference)
+    assert sorted(reference) == ["cil_joint_seed0", "cil_naive_seed0", "cil_replay_mr2_seed0"]
+    for name, record in reference.items():
+        assert {k: resumed[name][k] for k in METRICS} == {k: record[k] for k in METRICS}, name
+    assert yaml.safe_load((crashed / "sweep.yaml").read_text())["base"] == str(BASE)
+
+    # a changed override would make the listed results stale: refused, not silently reused
+    write_sweep(path, **{**spec, "overrides": [*TINY, "training.lr=0.01"]})
+    assert cli.main(["sweep", str(path), "--output-dir", str(crashed)]) == 2
+    assert "different config" in capsys.readouterr().err
+
+
+def test_ray_backend_without_ray_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
+    path = write_sweep(tmp_path / "s.yaml", base=str(BASE), grid={"seed": [0]})
+    assert cli.main(["sweep", str(path), "--output-dir", str(tmp_path / "out"), "--backend", "ray"]) == 2
+    assert "pip install .[ray]" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ray_backend_matches_local(tmp_path):
+    ray = pytest.importorskip("ray")
+    path = write_sweep(tmp_path / "s.yaml", base=str(BASE), overrides=TINY, grid={"memory.batches_per_task": [0, 2]})
+    ray.init(num_cpus=1, include_dashboard=False, address="local", log_to_driver=False)
+    try:
+        assert cli.main(["sweep", str(path), "--output-dir", str(tmp_path / "ray"), "--backend", "ray"]) == 0
+        assert ray.is_initialized()  # an instance the caller started is left running
+    finally:
+        ray.shutdown()
+    assert cli.main(["sweep", str(path), "--output-dir", str(tmp_path / "local")]) == 0
+    on_ray = sweep.read_results(tmp_path / "ray" / "results.jsonl")
+    local = sweep.read_results(tmp_path / "local" / "results.jsonl")
+    assert sorted(on_ray) == sorted(local) == ["cil_naive_seed0", "cil_replay_mr2_seed0"]
+    for name in local:
+        assert {k: on_ray[name][k] for k in METRICS} == {k: local[name][k] for k in METRICS}
