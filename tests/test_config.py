@@ -74,3 +74,15 @@ def test_cli_missing_config_file_exits_2(tmp_path):
         text=True,
     )
     assert proc.returncode == 2 and "cannot read config" in proc.stderr
+
+
+def test_every_shipped_config_validates():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    paths = sorted(root.rglob("*.yaml"))
+    assert len(paths) >= 30
+    for path in paths:
+        cfg = load_config(path)
+        assert cfg.name == path.stem
+    assert load_config(root / "seed" / "tf_replay_mr40.yaml").training.lr == 1e-4

@@ -109,14 +109,18 @@ def run_benchmark(
         for name in chosen:
             train = statistics.median(samples[name]["train"])
             evals = statistics.median(samples[name]["eval"])
-            rows.append({
-                "batch": batch, "variant": name, "train": train, "eval": evals,
-                "eval_batch": batch if VARIANTS[name][0] == "textbook" else eval_batch,
-                "train_ratio": train / statistics.median(samples[ref]["train"]),
-                "eval_ratio": evals / statistics.median(samples[ref]["eval"]),
-            })
+            rows.append(
+                {
+                    "batch": batch,
+                    "variant": name,
+                    "train": train,
+                    "eval": evals,
+                    "eval_batch": batch if VARIANTS[name][0] == "textbook" else eval_batch,
+                    "train_ratio": train / statistics.median(samples[ref]["train"]),
+                    "eval_ratio": evals / statistics.median(samples[ref]["eval"]),
+                }
+            )
     return rows
-
 
 
 def machine_description() -> str:
@@ -150,7 +154,7 @@ def format_table(rows: list[dict], num_steps: int) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 128])
     parser.add_argument("--num-steps", type=int, default=30)
-    parser.add_argument("--eval-batch", type=int, default=500)
+    parser.add_argument("--eval-batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per measurement")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=None, help="default: all")

@@ -95,7 +95,9 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, weights_only=False, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise DataError(f"checkpoint {path} is unreadable ({exc.__class__.__name__}); delete it to redo that task") from None
+        raise DataError(
+            f"checkpoint {path} is unreadable ({exc.__class__.__name__}); delete it to redo that task"
+        ) from None
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
