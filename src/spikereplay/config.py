@@ -136,7 +136,8 @@ class Config(Section):
         return Path(self.output.runs_dir) / self.run_name
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
+def format_validation_error(exc: ValidationError, source: str, what: str = "config") -> str:
+    """One line naming every bad key of a pydantic validation error."""
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "<top level>"
@@ -145,7 +146,22 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
         else:
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"'{key}': {msg} (got {err.get('input')!r})")
-    return f"invalid config {source}: " + "; ".join(lines)
+    return f"invalid {what} {source}: " + "; ".join(lines)
+
+
+def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:
+    """The YAML mapping in ``path``; ConfigError if unreadable, invalid or not a mapping."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{what} {path} must be a mapping of keys, got {type(raw).__name__}")
+    return raw
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -181,7 +197,7 @@ def config_from_dict(raw: dict, source: str = "<dict>") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from None
+        raise ConfigError(format_validation_error(exc, source)) from None
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
@@ -190,16 +206,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     source = "<defaults>"
     if path is not None:
         source = str(path)
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"config {path} must be a mapping of keys, got {type(raw).__name__}")
+        raw = read_yaml_mapping(path)
         raw.setdefault("name", Path(path).stem)
     return config_from_dict(apply_overrides(raw, overrides or []), source)
 

@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from spikereplay.config import Config, apply_overrides, load_config
+from spikereplay.config import Config, apply_overrides, format_validation_error, load_config, read_yaml_mapping
 from spikereplay.errors import ConfigError
 
 RESULTS_FILE = "results.jsonl"
@@ -87,23 +87,12 @@ class Point(BaseModel):
 def load_sweep(path: str | Path) -> tuple[SweepSpec, Path | None]:
     """Parse and validate a sweep file; return the spec and the resolved base config path."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read sweep file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"sweep file {path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"sweep file {path} must be a mapping of keys, got {type(raw).__name__}")
+    raw = read_yaml_mapping(path, "sweep file")
     raw.setdefault("name", path.stem)
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "<top level>"
-            problems.append(f"unknown key '{key}'" if err["type"] == "extra_forbidden" else f"'{key}': {err['msg']}")
-        raise ConfigError(f"invalid sweep file {path}: " + "; ".join(problems)) from None
+        raise ConfigError(format_validation_error(exc, str(path), "sweep file")) from None
     base = (path.parent / spec.base).resolve() if spec.base else None
     return spec, base
 
@@ -128,15 +117,7 @@ def point_values(spec: SweepSpec) -> list[dict[str, Any]]:
 
 
 def _raw_base(base: Path | None) -> dict:
-    if base is None:
-        return {}
-    try:
-        raw = yaml.safe_load(base.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read base config {base}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"base config {base} is not valid YAML: {exc}") from None
-    return raw if isinstance(raw, dict) else {}
+    return {} if base is None else read_yaml_mapping(base, "base config")
 
 
 def strategy_rule(raw: dict, values: dict[str, Any]) -> str | None:
