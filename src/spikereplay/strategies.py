@@ -128,7 +128,6 @@ class Replay(Naive):
 
     def begin_task(self, task: TaskData) -> None:
         super().begin_task(task)
-        self.current_task = task.task_id
         if self.cfg.replay.schedule == "separate_pass":
             self.replay_optimizer = torch.optim.Adam(
                 self.model.parameters(), lr=self.cfg.replay.lr, betas=self.cfg.training.betas

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from rich.progress import Progress
 
 from spikereplay import io as atomic
 from spikereplay.data import TaskData
@@ -147,8 +148,6 @@ class Trainer:
         state = state or RunState()
         training = self.cfg.training
         self.strategy.model.train()
-        from rich.progress import Progress
-
         with Progress(disable=not progress_enabled(self.cfg.output.progress), transient=False) as bar:
             for step in range(state.steps_done, len(self.stream)):
                 task = self.stream[step]
