@@ -105,3 +105,19 @@ def test_corrupt_checkpoint_is_a_clear_error(tiny_config):
     (cfg.run_dir / "checkpoints" / "task_2.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(DataError, match="task_2.pt"):
         run_experiment(cfg, log=quiet)
+
+
+def test_replay_batch_size_sets_memory_samples_per_step(tiny_config, monkeypatch):
+    from spikereplay.memory import ReplayMemory
+
+    drawn = []
+    original = ReplayMemory.sample
+
+    def spy(self, n, task_ids):
+        drawn.append(n)
+        return original(self, n, task_ids)
+
+    monkeypatch.setattr(ReplayMemory, "sample", spy)
+    cfg = tiny_config(strategy="replay", memory={"batches_per_task": 2, "store_prob": 1.0}, replay={"batch_size": 48})
+    run_experiment(cfg, log=quiet)
+    assert drawn and set(drawn) == {48}

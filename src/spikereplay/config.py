@@ -90,6 +90,7 @@ class ReplayConfig(Section):
     schedule: Literal["interleaved", "separate_pass"] = "interleaved"
     heads: Literal["all", "own"] = "all"
     lr: float = Field(1e-4, gt=0.0)  # separate_pass optimizer
+    batch_size: int | None = Field(None, gt=0)  # interleaved: memory samples per step (None = training batch size)
 
 
 class OutputConfig(Section):

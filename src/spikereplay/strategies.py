@@ -163,7 +163,8 @@ class Replay(Naive):
         earlier = self.earlier_tasks(task_id)
         if self.cfg.replay.schedule != "interleaved" or not earlier:
             return super().observe(images, labels, task_id)
-        old_images, old_labels, old_tasks = self.memory.sample(images.shape[0], earlier)
+        replay_batch = self.cfg.replay.batch_size or images.shape[0]
+        old_images, old_labels, old_tasks = self.memory.sample(replay_batch, earlier)
         spikes, _ = self.outputs(torch.cat([images.cpu(), old_images]))
         n_new = images.shape[0]
         new_losses = count_loss(spikes[:, :n_new], labels, self.current_columns(task_id), self.scenario.class_to_column)
