@@ -80,6 +80,8 @@ def _kernels(compiled: bool):
     if not compiled:
         return membrane_scan, membrane_scan_backward
     if not _compiled:
+        # one graph per input rank, layout (broadcast or not) and grad mode: more than dynamo's default 8
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         _compiled["fwd"] = torch.compile(membrane_scan, dynamic=True)
         _compiled["bwd"] = torch.compile(membrane_scan_backward, dynamic=True)
     return _compiled["fwd"], _compiled["bwd"]
