@@ -37,5 +37,5 @@ def accuracy_history(matrix: list[list], task_labels: list[str], path: Path, tit
     ax.set_ylim(0, 101)
     ax.grid(alpha=0.3)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: lines reach every corner
     save_figure(fig, path)
