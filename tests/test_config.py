@@ -40,6 +40,8 @@ def test_overrides_are_dotted_and_typed(tmp_path):
         ("", ["training.batch_size=many"], "training.batch_size"),
         ("strategy: replay\n", [], "batches_per_task"),
         ("", ["scenario=domain_incremental"], "scenario"),
+        ("", ["output.run_name=../elsewhere"], "output.run_name"),
+        ("name: ''\n", [], "name"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, text, overrides, key):
@@ -86,3 +88,16 @@ def test_every_shipped_config_validates():
         cfg = load_config(path)
         assert cfg.name == path.stem
     assert load_config(root / "seed" / "tf_replay_mr40.yaml").training.lr == 1e-4
+
+
+def test_unavailable_cuda_device_is_refused_before_writing(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    path = write(tmp_path, f"device: cuda\noutput: {{runs_dir: {tmp_path / 'runs'}}}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikereplay.cli", "train", "--config", str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "not available" in proc.stderr
+    assert not (tmp_path / "runs").exists()

@@ -56,6 +56,15 @@ def test_corrupt_gzip_names_the_file(tmp_path):
         read_idx_file(bad)
 
 
+def test_corrupt_deflate_stream_names_the_file(tmp_path):
+    packed = bytearray(gzip.compress(bytes(range(256)) * 40))
+    packed[20:40] = b"\xff" * 20  # damage the compressed data, keep the gzip header
+    bad = tmp_path / "t10k-images-idx3-ubyte.gz"
+    bad.write_bytes(bytes(packed))
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz"):
+        read_idx_file(bad)
+
+
 def test_labels_outside_0_9_are_refused():
     with pytest.raises(DataError, match="label 12"):
         data.check_images_labels(np.zeros((2, 28, 28)), np.array([1, 12]), "set")

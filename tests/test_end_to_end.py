@@ -38,23 +38,74 @@ def test_replay_run_learns_and_writes_every_output(tiny_config):
     assert not list(run_dir.rglob("*.tmp"))
 
 
+def final_checkpoint(cfg):
+    return torch.load(cfg.run_dir / "checkpoints" / "task_2.pt", weights_only=False)
+
+
+def assert_same_tensors(a, b):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_same_tensors(a[key], b[key])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same_tensors(x, y)
+    else:
+        assert a == b
+
+
 def test_same_seed_same_matrix_and_resume_matches(tiny_config, tmp_path):
-    first = run_experiment(tiny_config(strategy="replay", memory={"batches_per_task": 2, "store_prob": 1.0}), log=quiet)
-    again_cfg = tiny_config(
-        strategy="replay", memory={"batches_per_task": 2, "store_prob": 1.0}, output={"run_name": "again"}
-    )
+    replay = {"strategy": "replay", "memory": {"batches_per_task": 2, "store_prob": 0.5}}
+    first_cfg = tiny_config(**replay)
+    first = run_experiment(first_cfg, log=quiet)
+    again_cfg = tiny_config(**replay, output={"run_name": "again"})
     assert run_experiment(again_cfg, log=quiet)["accuracy_matrix"] == first["accuracy_matrix"]
 
-    # a run killed after task 1: drop the last checkpoint and mark the metrics incomplete
+    # a run killed during task 2: only the task-1 checkpoint survives
     (again_cfg.run_dir / "checkpoints" / "task_2.pt").unlink()
     resumed = run_experiment(again_cfg, log=quiet)
     assert resumed["accuracy_matrix"] == first["accuracy_matrix"]
+    uninterrupted, after_resume = final_checkpoint(first_cfg), final_checkpoint(again_cfg)
+    for part in ("model", "strategy", "torch_rng", "shuffle_rng"):
+        assert_same_tensors(after_resume[part], uninterrupted[part])
 
-    other_cfg = tiny_config(
-        strategy="replay", seed=5, memory={"batches_per_task": 2, "store_prob": 1.0}, output={"run_name": "seed5"}
-    )
-    other = run_experiment(other_cfg, log=quiet)
-    assert other["accuracy_matrix"] != first["accuracy_matrix"]
+    other_cfg = tiny_config(**replay, seed=5, output={"run_name": "seed5"})
+    assert run_experiment(other_cfg, log=quiet)["accuracy_matrix"] != first["accuracy_matrix"]
+
+
+def test_own_head_training_leaves_old_heads_untouched(tiny_config):
+    cfg = tiny_config(strategy="naive", training={"current_heads": "own"})
+    run_experiment(cfg, log=quiet)
+    checkpoints = cfg.run_dir / "checkpoints"
+    after_task1 = torch.load(checkpoints / "task_1.pt", weights_only=False)["model"]
+    after_task2 = torch.load(checkpoints / "task_2.pt", weights_only=False)["model"]
+    assert torch.equal(after_task1["heads.0.weight"], after_task2["heads.0.weight"])
+    assert not torch.equal(after_task1["conv1.weight"], after_task2["conv1.weight"])
+
+
+def test_separate_pass_and_own_replay_heads_run(tiny_config):
+    for name, replay in (("separate", {"schedule": "separate_pass"}), ("own", {"heads": "own"})):
+        cfg = tiny_config(
+            strategy="replay",
+            memory={"batches_per_task": 2, "store_prob": 1.0},
+            replay=replay,
+            output={"run_name": name},
+        )
+        metrics = run_experiment(cfg, log=quiet)
+        assert metrics["complete"] and metrics["accuracy_matrix"][1][0] is not None
+    state = final_checkpoint(cfg)
+    assert "replay_optimizer" not in state["strategy"]  # interleaved (own heads) has no second optimizer
+    separate = torch.load(cfg.run_dir.parent / "separate" / "checkpoints" / "task_2.pt", weights_only=False)
+    assert separate["strategy"]["replay_optimizer"]["state"]  # the separate pass stepped its own Adam
+
+
+def test_output_files_are_readable_by_others(tiny_config):
+    cfg = tiny_config(strategy="naive", data={"class_order": [[0, 1]]})
+    run_experiment(cfg, log=quiet)
+    assert (cfg.run_dir / "metrics.json").stat().st_mode & 0o044 == 0o044
 
 
 def test_test_command_rescores_checkpoints(tiny_config):

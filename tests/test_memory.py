@@ -47,9 +47,14 @@ def test_stored_batch_is_a_copy():
 
 
 def test_state_roundtrip():
-    memory = ReplayMemory(PerTaskBatches(2, 0.5), seed=0)
-    for _ in range(6):
-        memory.observe_batch(*batch(0), task_id=0)
-    clone = ReplayMemory(PerTaskBatches(2, 0.5), seed=99)
+    memory = ReplayMemory(PerTaskBatches(4, 0.5), seed=0)
+    for step in range(12):
+        images = torch.arange(4 * step, 4 * step + 4, dtype=torch.uint8).view(4, 1, 1).expand(4, 28, 28)
+        memory.observe_batch(images, torch.arange(4), task_id=0)
+    clone = ReplayMemory(PerTaskBatches(4, 0.5), seed=99)
     clone.load_state_dict(memory.state_dict())
-    assert torch.equal(clone.sample(8, [0])[0], memory.sample(8, [0])[0])
+    # distinct images: equal draws need the same stored batches and the same generator state
+    assert torch.equal(clone.sample(16, [0])[0], memory.sample(16, [0])[0])
+    assert not torch.equal(
+        ReplayMemory(PerTaskBatches(4, 0.5), seed=99).generator.get_state(), memory.generator.get_state()
+    )

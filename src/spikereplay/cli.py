@@ -71,7 +71,7 @@ def cmd_test(args) -> int:
     run_dir = Path(args.run_dir) if args.run_dir else resolve_config(args).run_dir
     if not (run_dir / "config.yaml").exists():
         raise SpikeReplayError(f"{run_dir} is not a run directory (no config.yaml): train it first")
-    metrics = evaluate_run(run_dir)
+    metrics = evaluate_run(run_dir, data_root=args.data_dir)
     print(f"{run_dir}: final average accuracy {metrics['final_average_accuracy']:.2f}%")
     return 0
 

@@ -93,11 +93,23 @@ class ReplayConfig(Section):
     batch_size: int | None = Field(None, gt=0)  # interleaved: memory samples per step (None = training batch size)
 
 
+def _check_run_name(name: str) -> str:
+    """A run name becomes one directory name: no separators, not empty, not '.' or '..'."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise ValueError(f"must be a plain directory name, got {name!r}")
+    return name
+
+
 class OutputConfig(Section):
     runs_dir: str = "runs"
     run_name: str | None = None  # default: the config's name
     checkpoints: bool = True
     progress: bool = True
+
+    @field_validator("run_name")
+    @classmethod
+    def _run_name_valid(cls, name: str | None) -> str | None:
+        return None if name is None else _check_run_name(name)
 
 
 class Config(Section):
@@ -114,6 +126,11 @@ class Config(Section):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     replay: ReplayConfig = Field(default_factory=ReplayConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _name_valid(cls, name: str) -> str:
+        return _check_run_name(name)
 
     @field_validator("device")
     @classmethod
@@ -156,6 +173,8 @@ def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:
         text = Path(path).read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text") from None
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

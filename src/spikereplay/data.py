@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def read_idx_file(path: Path, expected_sha256: str | None = None) -> np.ndarray:
                 raw = fh.read()
         else:
             raw = path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read ({exc})") from exc
     if expected_sha256 is not None:
         digest = hashlib.sha256(raw).hexdigest()

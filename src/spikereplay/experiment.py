@@ -8,6 +8,7 @@ checkpoints/task_<i>.pt and accuracy_history.png. metrics.json carries
 from __future__ import annotations
 
 import platform
+import re
 import shutil
 import time
 from pathlib import Path
@@ -26,6 +27,12 @@ from spikereplay.model import SpikingConvNet, resolve_device
 from spikereplay.plots import accuracy_history
 from spikereplay.strategies import Naive, Replay, Scenario
 from spikereplay.trainer import RunState, Trainer, log_csv_text
+
+
+def check_device(name: str) -> None:
+    device = resolve_device(name)
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"device {name!r} is not available here (CUDA devices: {torch.cuda.device_count()})")
 
 
 def build_tasks(cfg: Config):
@@ -100,15 +107,40 @@ def load_checkpoint(path: Path) -> dict:
         ) from None
 
 
+def restore(trainer: Trainer, path: Path) -> RunState:
+    try:
+        return trainer.restore(load_checkpoint(path))
+    except (KeyError, RuntimeError, ValueError) as exc:  # a checkpoint of another model or version
+        raise DataError(f"checkpoint {path} does not fit this run ({exc}); delete it to redo that task") from None
+
+
+def task_checkpoints(run_dir: Path) -> list[Path]:
+    """The per-task checkpoints of a run, in task order (other files are ignored)."""
+    found = [p for p in (run_dir / "checkpoints").glob("task_*.pt") if re.fullmatch(r"task_\d+", p.stem)]
+    return sorted(found, key=lambda p: int(p.stem.split("_")[1]))
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted((run_dir / "checkpoints").glob("task_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    found = task_checkpoints(run_dir)
     return found[-1] if found else None
 
 
+# Settings that may change between a run and its resume: where data lives, where it runs,
+# how fast, and what is logged or shown. Everything else decides the numbers.
+RESUMABLE_CHANGES = {
+    "data": ("root", "download"),
+    "model": ("compile",),
+    "training": ("log_every", "val_samples", "eval_batch_size"),
+}
+
+
 def _comparable(cfg: Config) -> dict:
-    """The settings that decide a run's numbers (display options may change on resume)."""
     dump = cfg.model_dump(mode="json")
-    dump["output"].pop("progress")
+    dump.pop("device")
+    dump.pop("output")
+    for section, keys in RESUMABLE_CHANGES.items():
+        for key in keys:
+            dump[section].pop(key)
     return dump
 
 
@@ -140,13 +172,14 @@ def prepare_run_dir(cfg: Config, overwrite: bool) -> Path:
 def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
     """Train (or resume) the run described by ``cfg``; return its metrics."""
     started = time.perf_counter()
+    check_device(cfg.device)
     stream, eval_tasks = build_tasks(cfg)  # data errors surface before anything is written
     run_dir = prepare_run_dir(cfg, overwrite)
     trainer = build_trainer(cfg, stream, eval_tasks, run_dir)
     state = None
     checkpoint_path = latest_checkpoint(run_dir)
     if checkpoint_path is not None:
-        state = trainer.restore(load_checkpoint(checkpoint_path))
+        state = restore(trainer, checkpoint_path)
         log(f"resuming {run_dir} after task {state.steps_done}/{len(stream)}")
 
     def on_step_done(step_state: RunState) -> None:
@@ -158,17 +191,18 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
     return write_outputs(cfg, trainer, state, time.perf_counter() - started)
 
 
-def evaluate_run(run_dir: Path, log=print) -> dict:
+def evaluate_run(run_dir: Path, log=print, data_root: str | None = None) -> dict:
     """Re-score every saved per-task checkpoint of a run; rewrite its matrix and plot."""
-    cfg = load_config(run_dir / "config.yaml")
+    cfg = load_config(run_dir / "config.yaml", [f"data.root={data_root}"] if data_root else [])
+    check_device(cfg.device)
     stream, eval_tasks = build_tasks(cfg)
-    checkpoints = sorted((run_dir / "checkpoints").glob("task_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    checkpoints = task_checkpoints(run_dir)
     if not checkpoints:
         raise ConfigError(f"no checkpoints in {run_dir / 'checkpoints'}: train the run first")
     state = RunState()
     for path in checkpoints:
         trainer = build_trainer(cfg, stream, eval_tasks, run_dir)
-        saved = trainer.restore(load_checkpoint(path))
+        saved = restore(trainer, path)
         row, ti_row = trainer.eval_row(saved.steps_done - 1)
         state.matrix.append(row)
         state.ti_matrix.append(ti_row)

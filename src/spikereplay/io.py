@@ -13,11 +13,15 @@ from pathlib import Path
 
 import torch
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def _atomic(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)

@@ -60,11 +60,12 @@ def count_loss(spikes: torch.Tensor, labels: torch.Tensor, columns: list[int], c
     Labels are mapped to their position among ``columns`` (task-local labels when
     ``columns`` is one head, global labels when it is every head).
     """
+    label_columns = class_to_column[labels.cpu()]
     position = torch.full((spikes.shape[-1],), -1, dtype=torch.long)
     position[columns] = torch.arange(len(columns))
-    targets = position[class_to_column[labels.cpu()]].to(spikes.device)
-    if (targets < 0).any():
+    if (label_columns < 0).any() or (position[label_columns] < 0).any():
         raise RuntimeError("a label falls outside the scored columns")
+    targets = position[label_columns].to(spikes.device)
     index = torch.tensor(columns, device=spikes.device)
     return _count_loss(spikes.index_select(-1, index), targets)
 
@@ -94,16 +95,29 @@ class Naive:
             return self.scenario.task_columns[task_id]
         return self.scenario.all_columns()
 
-    def step(self, optimizer, loss: torch.Tensor) -> float:
+    def step(self, optimizer, loss: torch.Tensor, scored_columns) -> float:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self._drop_unscored_head_grads(set(scored_columns))
         optimizer.step()
         return float(loss.detach())
 
+    def _drop_unscored_head_grads(self, scored: set[int]) -> None:
+        """A head no sample was scored on gets grad None, not zeros: Adam skips it instead of
+        moving it on stale momentum (the heads share one concatenated output)."""
+        start = 0
+        for head in self.model.heads:
+            end = start + head.out_features
+            if not any(start <= column < end for column in scored):
+                for param in head.parameters():
+                    param.grad = None
+            start = end
+
     def observe(self, images: torch.Tensor, labels: torch.Tensor, task_id: int) -> float:
         spikes, _ = self.outputs(images)
-        losses = count_loss(spikes, labels, self.current_columns(task_id), self.scenario.class_to_column)
-        return self.step(self.optimizer, losses.mean())
+        columns = self.current_columns(task_id)
+        losses = count_loss(spikes, labels, columns, self.scenario.class_to_column)
+        return self.step(self.optimizer, losses.mean(), columns)
 
     def state_dict(self) -> dict:
         return {"optimizer": self.optimizer.state_dict()}
@@ -136,6 +150,11 @@ class Replay(Naive):
     def earlier_tasks(self, task_id: int) -> list[int]:
         return [tid for tid in self.memory.batches if tid < task_id and self.memory.batches[tid]]
 
+    def replay_columns(self, task_ids) -> list[int]:
+        if self.scenario.kind == "class_incremental" and self.cfg.replay.heads == "own":
+            return [c for tid in task_ids.unique().tolist() for c in self.scenario.task_columns[tid]]
+        return self.scenario.all_columns()
+
     def replay_losses(self, spikes, labels, task_ids) -> torch.Tensor:
         if self.scenario.kind == "class_incremental" and self.cfg.replay.heads == "own":
             losses = torch.empty(labels.shape[0], device=spikes.device)
@@ -156,7 +175,8 @@ class Replay(Naive):
             return
         for images, labels, task_ids in self.memory.stored_batches(self.earlier_tasks(task.task_id)):
             spikes, _ = self.outputs(images)
-            self.step(self.replay_optimizer, self.replay_losses(spikes, labels, task_ids).mean())
+            losses = self.replay_losses(spikes, labels, task_ids)
+            self.step(self.replay_optimizer, losses.mean(), self.replay_columns(task_ids))
 
     def observe(self, images, labels, task_id):
         self.memory.observe_batch(images, labels, task_id)
@@ -167,9 +187,11 @@ class Replay(Naive):
         old_images, old_labels, old_tasks = self.memory.sample(replay_batch, earlier)
         spikes, _ = self.outputs(torch.cat([images.cpu(), old_images]))
         n_new = images.shape[0]
-        new_losses = count_loss(spikes[:, :n_new], labels, self.current_columns(task_id), self.scenario.class_to_column)
+        columns = self.current_columns(task_id)
+        new_losses = count_loss(spikes[:, :n_new], labels, columns, self.scenario.class_to_column)
         old_losses = self.replay_losses(spikes[:, n_new:], old_labels, old_tasks)
-        return self.step(self.optimizer, torch.cat([new_losses, old_losses]).mean())
+        scored = columns + self.replay_columns(old_tasks)
+        return self.step(self.optimizer, torch.cat([new_losses, old_losses]).mean(), scored)
 
     def state_dict(self) -> dict:
         state = super().state_dict()

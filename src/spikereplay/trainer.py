@@ -107,6 +107,7 @@ class Trainer:
                 "model": self.strategy.model.state_dict(),
                 "strategy": self.strategy.state_dict(),
                 "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 "shuffle_rng": self.shuffle_generator.get_state(),
             },
         )
@@ -119,6 +120,8 @@ class Trainer:
         self.strategy.model.load_state_dict(checkpoint["model"])
         self.strategy.load_state_dict(checkpoint["strategy"])
         torch.set_rng_state(checkpoint["torch_rng"])
+        if checkpoint.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
         self.shuffle_generator.set_state(checkpoint["shuffle_rng"])
         return state
 
