@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import subprocess
 import sys
 
@@ -172,3 +173,40 @@ def test_replay_batch_size_sets_memory_samples_per_step(tiny_config, monkeypatch
     cfg = tiny_config(strategy="replay", memory={"batches_per_task": 2, "store_prob": 1.0}, replay={"batch_size": 48})
     run_experiment(cfg, log=quiet)
     assert drawn and set(drawn) == {48}
+
+
+def test_cosine_factor_hand_values():
+    from spikereplay.strategies import cosine_factor
+
+    assert cosine_factor(0, 8) == 1.0
+    assert cosine_factor(4, 8) == pytest.approx(0.5)
+    assert cosine_factor(2, 8) == pytest.approx(0.5 * (1 + 2**-0.5))  # cos(pi/4)
+    assert cosine_factor(8, 8) == pytest.approx(0.0)
+
+
+def test_cosine_schedule_restarts_each_task_and_resumes(tiny_config, monkeypatch):
+    seen_lrs = []
+    original_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen_lrs.append([group["lr"] for group in self.param_groups])
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    replay = {"strategy": "replay", "memory": {"batches_per_task": 2, "store_prob": 1.0}}
+    cfg = tiny_config(**replay, training={"epochs": 2, "lr": 0.01, "lr_schedule": "cosine"})
+    first = run_experiment(cfg, log=quiet)
+    # 54 train samples per class after the 10 % validation split -> 108 per task -> 4 batches of 32, 2 epochs
+    per_task = 8
+    assert len(seen_lrs) == 2 * per_task
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * i / per_task)) for i in range(per_task)]
+    assert [lrs[0] for lrs in seen_lrs[:per_task]] == pytest.approx(expected)
+    # task 2: the body, head 1 and the new head 2 groups all restart from the full lr
+    for lrs, want in zip(seen_lrs[per_task:], expected):
+        assert len(lrs) == 3 and lrs == pytest.approx([want] * 3)
+
+    (cfg.run_dir / "checkpoints" / "task_2.pt").unlink()
+    seen_lrs.clear()
+    resumed = run_experiment(cfg, log=quiet)
+    assert [lrs[0] for lrs in seen_lrs] == pytest.approx(expected)
+    assert resumed["accuracy_matrix"] == first["accuracy_matrix"]

@@ -65,6 +65,8 @@ class TrainingConfig(Section):
     batch_size: int = Field(16, gt=0)
     epochs: int = Field(5, gt=0)
     lr: float = Field(1e-3, gt=0.0)
+    # cosine: within each task, lr decays from ``lr`` to 0 over its epochs (restarting at the next task)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     betas: tuple[float, float] = (0.9, 0.999)
     eval_batch_size: int = Field(64, gt=0)  # T x batch activations must stay in cache: 64 measured fastest on CPU
     log_every: int = Field(200, gt=0)  # iterations between CSV log rows (with val accuracy)

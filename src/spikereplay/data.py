@@ -213,6 +213,9 @@ class TaskData:
     test_x: torch.Tensor
     test_y: torch.Tensor
 
+    def batches_per_epoch(self, batch_size: int) -> int:
+        return -(-self.train_x.shape[0] // batch_size)
+
 
 def _select(images, labels, classes, limit_per_class, generator):
     """Indices of the samples of ``classes``, at most ``limit_per_class`` each (seeded)."""

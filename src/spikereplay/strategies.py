@@ -12,6 +12,8 @@ The scenario decides which output columns a sample is scored on:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from snntorch import functional as SF
 
@@ -70,17 +72,29 @@ def count_loss(spikes: torch.Tensor, labels: torch.Tensor, columns: list[int], c
     return _count_loss(spikes.index_select(-1, index), targets)
 
 
+def cosine_factor(step: int, total_steps: int) -> float:
+    """Cosine decay from 1 at ``step`` 0 to 0 at ``total_steps``."""
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+
 class Naive:
     """Fine-tune on each task in turn; also joint training on a one-task stream."""
 
     def __init__(self, model: SpikingConvNet, scenario: Scenario, cfg: Config, device: torch.device):
         self.model, self.scenario, self.cfg, self.device = model, scenario, cfg, device
         self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.training.lr, betas=cfg.training.betas)
+        self.lr_scheduler = None
 
     def begin_task(self, task: TaskData) -> None:
         new_params = self.scenario.begin_task(task)
         if new_params:
             self.optimizer.add_param_group({"params": new_params})
+        if self.cfg.training.lr_schedule == "cosine":
+            total_steps = task.batches_per_epoch(self.cfg.training.batch_size) * self.cfg.training.epochs
+            # A fresh scheduler per task restarts every group at its initial lr (resume-safe: tasks are the unit).
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer, lambda step: cosine_factor(step, total_steps)
+            )
 
     def before_epoch(self, task: TaskData) -> None:
         pass
@@ -100,6 +114,8 @@ class Naive:
         loss.backward()
         self._drop_unscored_head_grads(set(scored_columns))
         optimizer.step()
+        if optimizer is self.optimizer and self.lr_scheduler is not None:
+            self.lr_scheduler.step()
         return float(loss.detach())
 
     def _drop_unscored_head_grads(self, scored: set[int]) -> None:

@@ -157,7 +157,7 @@ class Trainer:
                 started = time.perf_counter()
                 self.strategy.begin_task(task)
                 n = task.train_x.shape[0]
-                batches_per_epoch = (n + training.batch_size - 1) // training.batch_size
+                batches_per_epoch = task.batches_per_epoch(training.batch_size)
                 bar_id = bar.add_task(f"task {step + 1}/{len(self.stream)}", total=batches_per_epoch * training.epochs)
                 running_loss, running_count = 0.0, 0
                 for epoch in range(training.epochs):
