@@ -210,3 +210,41 @@ def test_cosine_schedule_restarts_each_task_and_resumes(tiny_config, monkeypatch
     resumed = run_experiment(cfg, log=quiet)
     assert [lrs[0] for lrs in seen_lrs] == pytest.approx(expected)
     assert resumed["accuracy_matrix"] == first["accuracy_matrix"]
+
+
+def test_lr_factor_hand_values():
+    from spikereplay.strategies import lr_factor
+
+    assert [lr_factor(s, 10, "constant", 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert lr_factor(3, 10, "constant", 0) == 1.0
+    # cosine over the 6 steps after a 4-step warm-up: step 4 -> 1, step 7 -> cos(pi/2) -> 0.5
+    assert lr_factor(4, 10, "cosine", 4) == 1.0
+    assert lr_factor(7, 10, "cosine", 4) == pytest.approx(0.5)
+    assert lr_factor(2, 8, "cosine", 0) == pytest.approx(0.5 * (1 + 2**-0.5))
+
+
+def test_warmup_and_optimizer_reset_restart_each_task_and_resume(tiny_config, monkeypatch):
+    seen = []  # (lr of the first group, Adam steps taken so far on the first parameter)
+    original_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        first_param = self.param_groups[0]["params"][0]
+        steps_taken = int(self.state[first_param]["step"]) if first_param in self.state else 0
+        seen.append((self.param_groups[0]["lr"], steps_taken))
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    training = {"epochs": 2, "lr": 0.01, "warmup_steps": 4, "reset_optimizer_per_task": True}
+    cfg = tiny_config(strategy="naive", training=training)
+    first = run_experiment(cfg, log=quiet)
+    per_task = 8  # 4 batches of 32, 2 epochs (see the cosine test)
+    want_lrs = [0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01, 0.01, 0.01]
+    want_steps = list(range(per_task))  # Adam's count restarts at 0 on task 2
+    assert [lr for lr, _ in seen] == pytest.approx(want_lrs * 2)
+    assert [steps for _, steps in seen] == want_steps * 2
+
+    (cfg.run_dir / "checkpoints" / "task_2.pt").unlink()
+    seen.clear()
+    resumed = run_experiment(cfg, log=quiet)
+    assert [steps for _, steps in seen] == want_steps
+    assert resumed["accuracy_matrix"] == first["accuracy_matrix"]

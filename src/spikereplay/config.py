@@ -67,6 +67,12 @@ class TrainingConfig(Section):
     lr: float = Field(1e-3, gt=0.0)
     # cosine: within each task, lr decays from ``lr`` to 0 over its epochs (restarting at the next task)
     lr_schedule: Literal["constant", "cosine"] = "constant"
+    # lr rises linearly from lr/warmup_steps to lr over the first steps of every task (0 = off);
+    # with cosine, the decay spans the task's remaining steps
+    warmup_steps: int = Field(0, ge=0)
+    # Adam's moments restart at each task: a task ending at near-zero loss leaves tiny second moments,
+    # and the next task's first gradients then get oversized steps (results/probes/cosine-continual)
+    reset_optimizer_per_task: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
     eval_batch_size: int = Field(64, gt=0)  # T x batch activations must stay in cache: 64 measured fastest on CPU
     log_every: int = Field(200, gt=0)  # iterations between CSV log rows (with val accuracy)

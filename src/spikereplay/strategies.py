@@ -77,6 +77,16 @@ def cosine_factor(step: int, total_steps: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
 
 
+def lr_factor(step: int, total_steps: int, schedule: str, warmup_steps: int) -> float:
+    """Multiplier of the base lr at ``step`` of a task of ``total_steps``: a linear warm-up
+    reaching 1 at step ``warmup_steps - 1``, then constant or a cosine over the remaining steps."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "cosine":
+        return cosine_factor(step - warmup_steps, max(total_steps - warmup_steps, 1))
+    return 1.0
+
+
 class Naive:
     """Fine-tune on each task in turn; also joint training on a one-task stream."""
 
@@ -89,11 +99,15 @@ class Naive:
         new_params = self.scenario.begin_task(task)
         if new_params:
             self.optimizer.add_param_group({"params": new_params})
-        if self.cfg.training.lr_schedule == "cosine":
-            total_steps = task.batches_per_epoch(self.cfg.training.batch_size) * self.cfg.training.epochs
+        training = self.cfg.training
+        if training.reset_optimizer_per_task:
+            self.optimizer.state.clear()
+        if training.lr_schedule == "cosine" or training.warmup_steps:
+            total_steps = task.batches_per_epoch(training.batch_size) * training.epochs
             # A fresh scheduler per task restarts every group at its initial lr (resume-safe: tasks are the unit).
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-                self.optimizer, lambda step: cosine_factor(step, total_steps)
+                self.optimizer,
+                lambda step: lr_factor(step, total_steps, training.lr_schedule, training.warmup_steps),
             )
 
     def before_epoch(self, task: TaskData) -> None:
