@@ -248,3 +248,16 @@ def test_warmup_and_optimizer_reset_restart_each_task_and_resume(tiny_config, mo
     resumed = run_experiment(cfg, log=quiet)
     assert [steps for _, steps in seen] == want_steps
     assert resumed["accuracy_matrix"] == first["accuracy_matrix"]
+
+
+def test_a_step_that_did_not_take_is_warned_about(tiny_config, monkeypatch):
+    import spikereplay.trainer
+
+    scores = iter([99.0, 99.0, 12.5])  # task 1 on task 1; after task 2: task 1, then task 2 (its own classes)
+    monkeypatch.setattr(spikereplay.trainer, "evaluate", lambda *args: (next(scores), 0.0))
+    lines = []
+    cfg = tiny_config(strategy="naive", training={"val_samples": 0})
+    metrics = run_experiment(cfg, log=lines.append)
+    assert len(metrics["warnings"]) == 1 and metrics["warnings"][0].startswith("after task 2: 12.5 %")
+    assert json.loads((cfg.run_dir / "metrics.json").read_text())["warnings"] == metrics["warnings"]
+    assert sum("warning: after task 2" in line for line in lines) == 1

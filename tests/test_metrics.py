@@ -1,6 +1,6 @@
 import pytest
 
-from spikereplay.metrics import average_accuracy, backward_transfer, final_average_accuracy, forgetting
+from spikereplay.metrics import average_accuracy, backward_transfer, failed_steps, final_average_accuracy, forgetting
 
 # R[i][j]: accuracy on task j after training task i
 R = [
@@ -29,3 +29,13 @@ def test_single_step_has_no_forgetting():
     joint = [[95.0, 96.0, 97.0]]
     assert forgetting(joint) is None and backward_transfer(joint) is None
     assert final_average_accuracy(joint) == pytest.approx(96.0)
+
+
+def test_failed_steps_scores_each_step_on_its_own_classes():
+    tasks = [[0, 1], [2, 3], [4, 5]]
+    matrix = [[99.0, None, None], [0.0, 30.0, None], [0.0, 0.0, 80.0]]
+    # old tasks at 0 % are forgetting, not failure: only step 2's own task (30 %) is below 50 %
+    assert failed_steps(matrix, tasks, tasks) == [(2, 30.0)]
+    # joint: one step over every class, judged by the mean over all eval tasks: (60 + 40 + 35) / 3 = 45
+    assert failed_steps([[60.0, 40.0, 35.0]], [[0, 1, 2, 3, 4, 5]], tasks) == [(1, 45.0)]
+    assert failed_steps([[60.0, 40.0, 50.0]], [[0, 1, 2, 3, 4, 5]], tasks) == []

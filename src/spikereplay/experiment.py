@@ -22,7 +22,7 @@ from spikereplay.config import Config, config_to_yaml, load_config
 from spikereplay.data import load_mnist, merge_tasks, split_tasks
 from spikereplay.errors import ConfigError, DataError
 from spikereplay.memory import PerTaskBatches, ReplayMemory
-from spikereplay.metrics import summarize
+from spikereplay.metrics import failed_steps, summarize
 from spikereplay.model import SpikingConvNet, resolve_device
 from spikereplay.plots import accuracy_history
 from spikereplay.strategies import Naive, Replay, Scenario
@@ -72,6 +72,17 @@ def versions() -> dict:
     }
 
 
+def training_warnings(trainer: Trainer, state: RunState) -> list[str]:
+    """One line per training step that ended below 50 % on the classes it had just trained."""
+    step_classes = [list(task.classes) for task in trainer.stream[: state.steps_done]]
+    task_classes = [list(task.classes) for task in trainer.eval_tasks]
+    return [
+        f"after task {step}: {accuracy:.1f} % on the classes just trained (< 50 %); the network may "
+        "have fallen silent, see train_log.csv"
+        for step, accuracy in failed_steps(state.matrix, step_classes, task_classes)
+    ]
+
+
 def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: float) -> dict:
     run_dir = trainer.run_dir
     complete = state.steps_done == len(trainer.stream)
@@ -86,6 +97,7 @@ def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: 
         "num_steps_in_stream": len(trainer.stream),
         "task_classes": [list(t.classes) for t in trainer.eval_tasks],
         **summarize(state.matrix, state.ti_matrix),
+        "warnings": training_warnings(trainer, state),
         "train_seconds": round(state.train_seconds, 2),
         "wall_seconds": round(wall_seconds, 2),
         "device": str(trainer.strategy.device),
@@ -182,10 +194,15 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
         state = restore(trainer, checkpoint_path)
         log(f"resuming {run_dir} after task {state.steps_done}/{len(stream)}")
 
+    warned: list[str] = []
+
     def on_step_done(step_state: RunState) -> None:
-        write_outputs(cfg, trainer, step_state, time.perf_counter() - started)
+        metrics = write_outputs(cfg, trainer, step_state, time.perf_counter() - started)
         row = ", ".join("-" if v is None else f"{v:.1f}" for v in step_state.matrix[-1])
         log(f"[{cfg.run_name}] after task {step_state.steps_done}/{len(stream)}: accuracy % = [{row}]")
+        for warning in metrics["warnings"][len(warned) :]:
+            log(f"[{cfg.run_name}] warning: {warning}")
+            warned.append(warning)
 
     state = trainer.fit(state, on_step_done=on_step_done)
     return write_outputs(cfg, trainer, state, time.perf_counter() - started)

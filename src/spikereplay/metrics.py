@@ -55,6 +55,24 @@ def backward_transfer(matrix: list[list]) -> float | None:
     return mean(final[j] - matrix[learnt][j] for j, learnt in pairs)
 
 
+def failed_steps(matrix: list[list], step_classes: list[list[int]], task_classes: list[list[int]], floor: float = 50.0):
+    """(step, accuracy) for each step whose own classes score below ``floor`` % right after it.
+
+    The accuracy is the mean over the eval tasks made only of that step's classes. A step that
+    ends below it did not take: typically the network has fallen silent (loss at ln(#outputs)).
+    """
+    failed = []
+    for i, row in enumerate(matrix):
+        scores = [
+            row[j]
+            for j, classes in enumerate(task_classes)
+            if set(classes) <= set(step_classes[i]) and row[j] is not None
+        ]
+        if scores and mean(scores) < floor:
+            failed.append((i + 1, mean(scores)))
+    return failed
+
+
 def summarize(matrix: list[list], task_incremental_matrix: list[list] | None = None) -> dict:
     """All derived figures of one run."""
     summary = {

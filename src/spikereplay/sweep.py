@@ -54,6 +54,7 @@ METRIC_KEYS = (
     "backward_transfer",
     "task_incremental_final_average_accuracy",
     "train_seconds",
+    "warnings",
 )
 
 
@@ -311,6 +312,7 @@ class Progress:
         self.line(
             f"{record['run']}: final average accuracy {record['final_average_accuracy']:.2f}% "
             f"({record['train_seconds']:.1f} s training)"
+            + "".join(f"\n  warning: {warning}" for warning in record.get("warnings") or [])
         )
 
     def failed(self, name: str, error: BaseException) -> None:
