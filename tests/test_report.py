@@ -116,3 +116,10 @@ def test_memory_series_start_at_naive(records):
 def test_empty_sweep_dir_is_a_clear_error(tmp_path):
     with pytest.raises(SpikeReplayError, match="no results"):
         report.write_report(tmp_path)
+
+
+def test_warnings_are_listed_only_when_a_run_has_them(records):
+    assert "## Warnings" not in report.render_report(records)
+    warned = dict(records[0], warnings=["after task 3: 0.0 % on the classes just trained"])
+    lines = report.render_report([warned, *records[1:]]).splitlines()
+    assert f"- {warned['run']}: after task 3: 0.0 % on the classes just trained" in lines

@@ -192,6 +192,16 @@ def render_report(records: list[dict], title: str = "sweep") -> str:
         ]
         if notes:
             lines += ["", "Note: " + "; ".join(notes) + " (all such runs are averaged)."]
+    warned = [(r["run"], w) for r in records for w in r.get("warnings") or []]
+    if warned:
+        lines += [
+            "",
+            "## Warnings",
+            "",
+            "Runs in which a task did not take (their numbers are in the tables above):",
+            "",
+        ]
+        lines += [f"- {run}: {warning}" for run, warning in warned]
     return "\n".join(lines) + "\n"
 
 
