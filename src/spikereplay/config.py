@@ -70,8 +70,8 @@ class TrainingConfig(Section):
     # lr rises linearly from lr/warmup_steps to lr over the first steps of every task (0 = off);
     # with cosine, the decay spans the task's remaining steps
     warmup_steps: int = Field(0, ge=0)
-    # Adam's moments restart at each task: a task ending at near-zero loss leaves tiny second moments,
-    # and the next task's first gradients then get oversized steps (results/probes/cosine-continual)
+    # Adam's moments restart at each task. Tried against the cosine's collapse at task 2 (a task ending
+    # at near-zero loss leaves tiny second moments); it did not help, the warm-up did (results/probes/cosine-fixes)
     reset_optimizer_per_task: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
     eval_batch_size: int = Field(64, gt=0)  # T x batch activations must stay in cache: 64 measured fastest on CPU
