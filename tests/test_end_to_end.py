@@ -261,3 +261,42 @@ def test_a_step_that_did_not_take_is_warned_about(tiny_config, monkeypatch):
     assert len(metrics["warnings"]) == 1 and metrics["warnings"][0].startswith("after task 2: 12.5 %")
     assert json.loads((cfg.run_dir / "metrics.json").read_text())["warnings"] == metrics["warnings"]
     assert sum("warning: after task 2" in line for line in lines) == 1
+
+
+def test_scenario_masks_unseen_classes_only_in_task_free():
+    from spikereplay.config import ModelConfig
+    from spikereplay.model import SpikingConvNet
+    from spikereplay.strategies import Scenario
+
+    task = type("Task", (), {"task_id": 0, "classes": [3, 1]})()
+    task_free = Scenario("task_free", SpikingConvNet(ModelConfig()), mask_unseen_classes=True)
+    task_free.begin_task(task)
+    assert task_free.active_columns() == list(range(10))  # nothing seen yet
+    task_free.observe_labels(torch.tensor([3, 1, 3]))
+    assert task_free.active_columns() == [1, 3]
+    class_incremental = Scenario("class_incremental", SpikingConvNet(ModelConfig()), mask_unseen_classes=True)
+    class_incremental.begin_task(task)
+    class_incremental.observe_labels(torch.tensor([3]))
+    assert class_incremental.active_columns() == [0, 1]  # its one head: classes 3 and 1
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_task_free_masking_leaves_unseen_outputs_untrained_and_resumes(tiny_config, mask):
+    cfg = tiny_config(
+        scenario="task_free",
+        strategy="replay",
+        memory={"batches_per_task": 2, "store_prob": 1.0},
+        training={"mask_unseen_classes": mask},
+    )
+    first = run_experiment(cfg, log=quiet)
+    checkpoints = cfg.run_dir / "checkpoints"
+    after = [torch.load(checkpoints / f"task_{i}.pt", weights_only=False) for i in (1, 2)]
+    head_rows = [state["model"]["heads.0.weight"] for state in after]
+    # classes 4..9 never appear: masked, their output weights never move; unmasked, they are pushed down
+    assert torch.equal(head_rows[0][4:], head_rows[1][4:]) == mask
+    assert after[1]["strategy"]["seen_classes"] == [0, 1, 2, 3]
+    assert first["accuracy_matrix"][0][0] > 80  # task 1 (0/1) learnt
+
+    (checkpoints / "task_2.pt").unlink()
+    resumed = run_experiment(cfg, log=quiet)
+    assert resumed["accuracy_matrix"] == first["accuracy_matrix"]

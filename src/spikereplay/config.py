@@ -80,6 +80,10 @@ class TrainingConfig(Section):
     # Which heads see the current task's batch in class-incremental training:
     # "own" = its task head with task-local labels (the seed); "all" = every head so far.
     current_heads: Literal["own", "all"] = "own"
+    # Task-free: the loss and the prediction use only the outputs of classes whose labels the stream
+    # has shown so far (no task id needed), so future classes' outputs are not trained to be silent.
+    # Class-incremental heads only ever hold seen classes, so there it changes nothing.
+    mask_unseen_classes: bool = False
 
     @field_validator("betas")
     @classmethod

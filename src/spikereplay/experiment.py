@@ -54,7 +54,7 @@ def build_trainer(cfg: Config, stream, eval_tasks, run_dir: Path) -> Trainer:
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     model = SpikingConvNet(cfg.model, cfg.precision).to(device)
-    scenario = Scenario(cfg.scenario, model)
+    scenario = Scenario(cfg.scenario, model, cfg.training.mask_unseen_classes)
     if cfg.strategy == "replay":
         memory = ReplayMemory(PerTaskBatches(cfg.memory.batches_per_task, cfg.memory.store_prob), cfg.seed)
         strategy = Replay(model, scenario, cfg, device, memory)

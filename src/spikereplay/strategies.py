@@ -29,11 +29,13 @@ _count_loss = SF.ce_count_loss(reduction="none")
 class Scenario:
     """Maps classes to output columns and grows the model's heads as tasks arrive."""
 
-    def __init__(self, kind: str, model: SpikingConvNet):
+    def __init__(self, kind: str, model: SpikingConvNet, mask_unseen_classes: bool = False):
         self.kind = kind
         self.model = model
         self.class_to_column = torch.full((10,), -1, dtype=torch.long)
         self.task_columns: dict[int, list[int]] = {}
+        self.mask_unseen_classes = mask_unseen_classes
+        self.seen_classes: set[int] = set()  # labels the training stream has shown (no task id needed)
 
     def begin_task(self, task: TaskData) -> list[torch.nn.Parameter]:
         """Register the task; return the parameters of any head added for it."""
@@ -54,6 +56,17 @@ class Scenario:
 
     def all_columns(self) -> list[int]:
         return list(range(self.model.num_outputs))
+
+    def observe_labels(self, labels: torch.Tensor) -> None:
+        self.seen_classes.update(labels.unique().tolist())
+
+    def active_columns(self) -> list[int]:
+        """The outputs the loss and the prediction range over: every output, or in task-free with
+        ``mask_unseen_classes`` those of the classes seen so far (class-incremental heads only
+        ever hold seen classes)."""
+        if self.kind == "task_free" and self.mask_unseen_classes and self.seen_classes:
+            return sorted(self.columns_of(self.seen_classes))
+        return self.all_columns()
 
 
 def count_loss(spikes: torch.Tensor, labels: torch.Tensor, columns: list[int], class_to_column: torch.Tensor):
@@ -121,7 +134,7 @@ class Naive:
     def current_columns(self, task_id: int) -> list[int]:
         if self.scenario.kind == "class_incremental" and self.cfg.training.current_heads == "own":
             return self.scenario.task_columns[task_id]
-        return self.scenario.all_columns()
+        return self.scenario.active_columns()
 
     def step(self, optimizer, loss: torch.Tensor, scored_columns) -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -144,16 +157,18 @@ class Naive:
             start = end
 
     def observe(self, images: torch.Tensor, labels: torch.Tensor, task_id: int) -> float:
+        self.scenario.observe_labels(labels)
         spikes, _ = self.outputs(images)
         columns = self.current_columns(task_id)
         losses = count_loss(spikes, labels, columns, self.scenario.class_to_column)
         return self.step(self.optimizer, losses.mean(), columns)
 
     def state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict()}
+        return {"optimizer": self.optimizer.state_dict(), "seen_classes": sorted(self.scenario.seen_classes)}
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
+        self.scenario.seen_classes = set(state.get("seen_classes", []))
 
 
 class Replay(Naive):
@@ -183,7 +198,7 @@ class Replay(Naive):
     def replay_columns(self, task_ids) -> list[int]:
         if self.scenario.kind == "class_incremental" and self.cfg.replay.heads == "own":
             return [c for tid in task_ids.unique().tolist() for c in self.scenario.task_columns[tid]]
-        return self.scenario.all_columns()
+        return self.scenario.active_columns()
 
     def replay_losses(self, spikes, labels, task_ids) -> torch.Tensor:
         if self.scenario.kind == "class_incremental" and self.cfg.replay.heads == "own":
@@ -198,7 +213,7 @@ class Replay(Naive):
                 )
                 losses[rows] = group
             return losses
-        return count_loss(spikes, labels, self.scenario.all_columns(), self.scenario.class_to_column)
+        return count_loss(spikes, labels, self.scenario.active_columns(), self.scenario.class_to_column)
 
     def before_epoch(self, task: TaskData) -> None:
         if self.cfg.replay.schedule != "separate_pass":
@@ -209,6 +224,7 @@ class Replay(Naive):
             self.step(self.replay_optimizer, losses.mean(), self.replay_columns(task_ids))
 
     def observe(self, images, labels, task_id):
+        self.scenario.observe_labels(labels)
         self.memory.observe_batch(images, labels, task_id)
         earlier = self.earlier_tasks(task_id)
         if self.cfg.replay.schedule != "interleaved" or not earlier:

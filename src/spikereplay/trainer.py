@@ -57,6 +57,8 @@ def evaluate(strategy, images: torch.Tensor, labels: torch.Tensor, task_classes,
         return float("nan"), float("nan")
     scenario = strategy.scenario
     to_class = column_to_class(scenario.class_to_column, strategy.model.num_outputs)
+    active = torch.tensor(scenario.active_columns())
+    to_class = to_class[active]  # position among the active outputs -> class
     own_columns = torch.tensor(scenario.columns_of(task_classes))
     own_classes = torch.tensor(task_classes)
     device = strategy.device
@@ -69,7 +71,7 @@ def evaluate(strategy, images: torch.Tensor, labels: torch.Tensor, task_classes,
             spikes, mems = strategy.outputs(images[start : start + batch_size])
             spikes, mems = spikes.cpu(), mems.cpu()
             truth = labels[start : start + batch_size]
-            correct += int((to_class[predict(spikes, mems)] == truth).sum())
+            correct += int((to_class[predict(spikes[..., active], mems[..., active])] == truth).sum())
             own = predict(spikes[..., own_columns], mems[..., own_columns])
             correct_ti += int((own_classes[own] == truth).sum())
     strategy.model.train(was_training)
