@@ -5,7 +5,7 @@ EXTRAS ?= dev,ray
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	# torch is pinned: an unpinned torch would pull gigabytes of CUDA packages
+	# torch is pinned (here it resolves to the local CPU build; an unpinned torch pulls gigabytes of CUDA packages)
 	$(VENV)/bin/pip install -q torch==2.13.0
 	$(VENV)/bin/pip install -q -e ".[$(EXTRAS)]"
 	touch $@

@@ -57,7 +57,7 @@ class ModelConfig(Section):
     surrogate: Literal["fast_sigmoid", "atan", "sigmoid"] = "fast_sigmoid"
     surrogate_slope: float = Field(25.0, gt=0.0)  # slope (fast_sigmoid, sigmoid) or alpha (atan)
     engine: Literal["fused", "textbook"] = "fused"
-    compile: bool = False  # fused engine: torch.compile the membrane time loop (one-off ~20 s per process)
+    compile: bool = False  # fused engine: torch.compile the membrane time loop (one-off ~20-40 s per process)
 
 
 class TrainingConfig(Section):
