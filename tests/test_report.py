@@ -85,6 +85,16 @@ def test_report_tables_match_hand_computed_values(records):
     assert "| after 2 | 9.0 | 95.0 | – | – | – |" in lines
 
 
+def test_final_accuracy_table_lists_each_seed(records):
+    lines = report.render_report(records, "fixture").splitlines()
+    assert "| row | mean ± std | per seed | published |" in lines
+    # MR10 finals 40, 44, 48 (seeds 0, 1, 2): sample std 4
+    assert "| MR10 | 44.00 ± 4.00 | s0: 40.00, s1: 44.00, s2: 48.00 | 47.9 |" in lines
+    # naive 20, 24: sample std sqrt(8) = 2.828...
+    assert "| naive | 22.00 ± 2.83 | s0: 20.00, s1: 24.00 | 43.9 |" in lines
+    assert "| MR40 (separate_pass) | 50.00 | s0: 50.00 | 51.0 |" in lines
+
+
 def test_repeated_seeds_are_noted(records):
     again = dict(records[0], run="cil_naive_seed0_other")
     assert "naive has seed(s) [0] more than once" in report.render_report([*records, again])

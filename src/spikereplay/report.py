@@ -150,6 +150,14 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def final_row(key: RowKey, runs: list[dict]) -> list[str]:
+    """Label, final average accuracy as mean ± std (2 decimals), each seed's value, published."""
+    by_seed = sorted((r["seed"], r["final_average_accuracy"]) for r in runs)
+    per_seed = ", ".join(f"s{seed}: {value:.2f}" for seed, value in by_seed)
+    finals = [value for _, value in by_seed]
+    return [row_label(key), format_mean_std(finals, digits=2), per_seed, _fmt(published(key))]
+
+
 def render_report(records: list[dict], title: str = "sweep") -> str:
     """The markdown report of a list of result records (pure: no files)."""
     lines = [
@@ -161,7 +169,11 @@ def render_report(records: list[dict], title: str = "sweep") -> str:
     ]
     for scenario, rows in group_rows(records).items():
         tasks = num_tasks([r for runs in rows.values() for r in runs])
-        lines += ["", f"## {scenario}", "", "### Average accuracy after each task", ""]
+        lines += ["", f"## {scenario}", "", "### Final average accuracy", ""]
+        lines += _table(
+            ["row", "mean ± std", "per seed", "published"], [final_row(k, runs) for k, runs in rows.items()]
+        )
+        lines += ["", "### Average accuracy after each task", ""]
         header = ["row", *(f"T{i + 1}" for i in range(tasks)), "published", "seeds"]
         body = [
             [row_label(k), *map(format_mean_std, history_columns(runs, tasks)), _fmt(published(k)), str(len(runs))]
