@@ -219,3 +219,20 @@ def test_ray_backend_matches_local(tmp_path):
     assert sorted(on_ray) == sorted(local) == ["cil_naive_seed0", "cil_replay_mr2_seed0"]
     for name in local:
         assert {k: on_ray[name][k] for k in METRICS} == {k: local[name][k] for k in METRICS}
+
+
+def test_committed_results_match_the_shipped_sweep_files():
+    """Every run in a committed results.jsonl is a point of the sweep files that name its directory,
+    with the same config digest: editing a shipped config or sweep cannot silently orphan a result."""
+    points_by_dir: dict[Path, dict[str, str]] = {}
+    for path in sorted((REPO / "sweeps").rglob("*.yaml")):
+        spec, base = sweep.load_sweep(path)
+        directory = REPO / spec.output_dir
+        for point in sweep.expand(spec, base, directory):
+            points_by_dir.setdefault(directory, {})[point.name] = sweep.config_digest(point.config)
+    checked = 0
+    for directory, points in points_by_dir.items():
+        for name, record in sweep.read_results(directory / sweep.RESULTS_FILE).items():
+            assert points.get(name) == record["config_digest"], f"{directory.name}/{name}"
+            checked += 1
+    assert checked >= 30
