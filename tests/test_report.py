@@ -133,3 +133,10 @@ def test_warnings_are_listed_only_when_a_run_has_them(records):
     warned = dict(records[0], warnings=["after task 3: 0.0 % on the classes just trained"])
     lines = report.render_report([warned, *records[1:]]).splitlines()
     assert f"- {warned['run']}: after task 3: 0.0 % on the classes just trained" in lines
+
+
+def test_zoom_floor_is_a_whole_percent_under_the_lowest_point():
+    # MR10 94.27 ± 0.40 -> lowest 93.87; one point of margin -> 92.87 -> 92
+    assert report.zoom_floor([93.87, 98.6]) == 92.0
+    assert report.zoom_floor([99.5], margin=0.5) == 99.0
+    assert report.zoom_floor([]) == 90.0

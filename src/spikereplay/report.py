@@ -250,27 +250,47 @@ def memory_series(rows: dict[RowKey, list[dict]]) -> dict[str, list[tuple[int, l
     return series
 
 
+def zoom_floor(lows: list[float], margin: float = 1.0) -> float:
+    """Bottom of the zoomed panel: a whole percent at least ``margin`` under the lowest point."""
+    return float(int(min(lows) - margin)) if lows else 90.0
+
+
 def plot_final_vs_memory(groups: dict[str, dict[RowKey, list[dict]]], path: Path) -> None:
-    """Final average accuracy vs replay memory size, ours (solid) and published (dashed)."""
+    """Final average accuracy vs replay memory size, ours (solid) and published (dashed); the
+    right panel zooms on our default replay schedule (memory > 0) with joint drawn as a line."""
     import matplotlib.pyplot as plt
 
     from spikereplay.plots import save_figure
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(12, 4.5))
+    lows = []
     for color, (scenario, rows) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], groups.items()):
         for n, (label, points) in enumerate(memory_series(rows).items()):
             stats = [mean_std(values) for _, values in points]
+            style = dict(color=color, marker="os^vD"[n % 5], linestyle="-" if n == 0 else ":", capsize=3)
             ax.errorbar(
-                [m for m, _ in points], [m for m, _ in stats], yerr=[s or 0 for _, s in stats], color=color,
-                marker="os^vD"[n % 5], linestyle="-" if n == 0 else ":", capsize=3, label=f"{scenario} {label}",
+                [m for m, _ in points], [m for m, _ in stats], yerr=[s or 0 for _, s in stats],
+                label=f"{scenario} {label}", **style,
             )  # fmt: skip
+            if label != "replay":
+                continue
+            kept = [(m, avg, std or 0) for (m, _), (avg, std) in zip(points, stats) if m > 0]
+            if kept:
+                zoom.errorbar(*zip(*kept), label=f"{scenario} replay", **style)
+                lows += [avg - std for _, avg, std in kept]
+        joint = [r["final_average_accuracy"] for k, runs in rows.items() if k.strategy == "joint" for r in runs]
+        if joint:
+            zoom.axhline(mean(joint), color=color, linestyle="-.", label=f"{scenario} joint")
+            lows.append(mean(joint))
         paper = {k: v for k, v in PUBLISHED.get(scenario, {}).items() if k != "joint"}
         if paper:
             xs = [0 if k == "naive" else int(k[2:]) for k in paper]
             ax.plot(xs, list(paper.values()), "--", color=color, marker="x", label=f"{scenario} (published)")
     ax.set(xlabel="replay memory (batches per task; 0 = naive)", ylabel="final average accuracy (%)", ylim=(0, 101))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    zoom.set(xlabel="replay memory (batches per task)", ylim=(zoom_floor(lows), 100), title="replay, zoomed")
+    for axis in (ax, zoom):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
     save_figure(fig, path)
 
 
