@@ -118,6 +118,19 @@ def test_invalid_point_aborts_before_writing(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_sweep_file_as_positional_or_config_flag(tmp_path, capsys):
+    out = tmp_path / "out"
+    path = write_sweep(tmp_path / "s.yaml", base=str(BASE), grid={"seed": [0, 1]})
+    assert cli.main(["sweep", str(path), "--output-dir", str(out), "--dry-run"]) == 0
+    positional = capsys.readouterr().out
+    assert cli.main(["sweep", "--config", str(path), "--output-dir", str(out), "--dry-run"]) == 0
+    assert capsys.readouterr().out == positional == "cil_naive_seed0\ncil_naive_seed1\n"
+    for args in (["sweep"], ["sweep", str(path), "--config", str(path)]):
+        assert cli.main([*args, "--output-dir", str(out)]) == 2
+        assert "give the sweep file once" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_results_file_append_and_read(tmp_path):
     path = tmp_path / "results.jsonl"
     assert sweep.append_result(path, {"run": "a", "x": 1})

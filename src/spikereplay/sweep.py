@@ -378,7 +378,8 @@ def _run_ray(todo: list[Point], results_path: Path, args, progress: Progress) ->
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__  # the sweep file format, in `spikereplay sweep --help`
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("sweep_file", help="sweep YAML file")
+    parser.add_argument("sweep_file", nargs="?", help="sweep YAML file (or give it as --config FILE)")
+    parser.add_argument("--config", dest="sweep_config", metavar="FILE", help="sweep YAML file, as with train")
     parser.add_argument("--output-dir", help="sweep directory (default: the file's output_dir or results/<name>)")
     parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     parser.add_argument("--backend", choices=["local", "ray"], default="local")
@@ -392,7 +393,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    spec, base = load_sweep(args.sweep_file)
+    if (args.sweep_file is None) == (args.sweep_config is None):
+        raise ConfigError("give the sweep file once: spikereplay sweep FILE, or spikereplay sweep --config FILE")
+    spec, base = load_sweep(args.sweep_file or args.sweep_config)
     directory = sweep_dir(spec, args.output_dir)
     points = expand(spec, base, directory)  # every config is validated before anything runs
     results_path = directory / RESULTS_FILE
