@@ -1,6 +1,9 @@
 """Sweep: grid expansion, the results file, resuming after a crash, and the Ray backend."""
 
 import json
+import signal
+import socket
+import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -11,7 +14,6 @@ import yaml
 
 from spikereplay import cli, sweep
 from spikereplay.errors import ConfigError
-from spikereplay.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "configs" / "seed" / "cil_naive.yaml"
@@ -78,6 +80,21 @@ def test_memory_zero_turns_replay_base_naive(tmp_path):
     assert [(p.name, p.config.strategy) for p in points] == [
         ("tf_naive_seed0", "naive"),
         ("tf_replay_mr40_seed0", "replay"),
+    ]
+
+
+def test_strategy_by_memory_grid_gives_one_joint_run(tmp_path):
+    path = write_sweep(
+        tmp_path / "s.yaml",
+        base=str(BASE),
+        grid={"strategy": ["naive", "replay", "joint"], "memory.batches_per_task": [0, 10]},
+    )
+    points = expand_file(path, tmp_path / "out")
+    # (naive, 10) is replay MR10 and (replay, 0) is naive: the memory rule merges them
+    assert [(p.name, p.config.strategy, p.config.memory.batches_per_task) for p in points] == [
+        ("cil_naive_seed0", "naive", 0),
+        ("cil_replay_mr10_seed0", "replay", 10),
+        ("cil_joint_seed0", "joint", 0),
     ]
 
 
@@ -163,29 +180,48 @@ def run_lines(path: Path) -> list[dict]:
     ]
 
 
+# Runs the CLI with Replay.observe patched to SIGKILL the process at the 2nd step of task 2
+# (task_id 1): a hard kill halfway through a task, with no Python cleanup.
+KILL_MID_TASK = """
+import os, signal, sys
+from spikereplay import cli
+from spikereplay.strategies import Replay
+
+original, steps = Replay.observe, []
+
+def observe_then_die(self, images, labels, task_id):
+    if task_id == 1:
+        steps.append(task_id)
+        if len(steps) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, images, labels, task_id)
+
+Replay.observe = observe_then_die
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
 @pytest.mark.slow
-def test_killed_sweep_resumes_each_run_once(tmp_path, monkeypatch, capsys):
+def test_killed_sweep_resumes_each_run_once(tmp_path, capsys):
     spec = dict(
         base=str(BASE), overrides=TINY, grid={"memory.batches_per_task": [0, 2]}, points=[{"strategy": "joint"}]
     )
     path = write_sweep(tmp_path / "s.yaml", **spec)
     crashed, clean = tmp_path / "crashed", tmp_path / "clean"
 
-    saves = []
-    original = Trainer.save_checkpoint
-
-    def save_then_die(self, state):
-        original(self, state)
-        saves.append(state.steps_done)
-        if len(saves) == 3:  # naive done (2 tasks), replay killed right after its first task
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "save_checkpoint", save_then_die)
-    assert cli.main(["sweep", str(path), "--output-dir", str(crashed)]) == 130
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_MID_TASK, "sweep", str(path), "--output-dir", str(crashed)],
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert "[1/3] cil_naive_seed0: final average accuracy" in killed.stdout
     assert [r["run"] for r in run_lines(crashed / "results.jsonl")] == ["cil_naive_seed0"]
+    assert sorted(p.name for p in (crashed / "runs" / "cil_replay_mr2_seed0" / "checkpoints").iterdir()) == [
+        "task_1.pt"
+    ]
     with (crashed / "results.jsonl").open("ab") as fh:
         fh.write(b'{"run": "cil_replay_mr2_seed0", "poi')  # and a result line cut short
-    monkeypatch.setattr(Trainer, "save_checkpoint", original)
 
     capsys.readouterr()
     assert cli.main(["sweep", str(path), "--output-dir", str(crashed), "--verbose"]) == 0
@@ -201,12 +237,21 @@ def test_killed_sweep_resumes_each_run_once(tmp_path, monkeypatch, capsys):
     assert sorted(reference) == ["cil_joint_seed0", "cil_naive_seed0", "cil_replay_mr2_seed0"]
     for name, record in reference.items():
         assert {k: resumed[name][k] for k in METRICS} == {k: record[k] for k in METRICS}, name
-    assert yaml.safe_load((crashed / "sweep.yaml").read_text())["base"] == str(BASE)
+    record = yaml.safe_load((crashed / "sweeps" / "s.yaml").read_text())
+    assert Path(record["base"]).resolve() == BASE and Path(record["sweep_file"]).resolve() == path
 
     # a changed override would make the listed results stale: refused, not silently reused
     write_sweep(path, **{**spec, "overrides": [*TINY, "training.lr=0.01"]})
     assert cli.main(["sweep", str(path), "--output-dir", str(crashed)]) == 2
     assert "different config" in capsys.readouterr().err
+
+
+def test_workers_with_ray_is_a_clear_error(tmp_path, capsys):
+    path = write_sweep(tmp_path / "s.yaml", base=str(BASE), grid={"seed": [0]})
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--output-dir", str(out), "--backend", "ray", "--workers", "2"]) == 2
+    assert "--workers is for the local backend" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_ray_backend_without_ray_is_a_clear_error(tmp_path, monkeypatch, capsys):
@@ -216,16 +261,30 @@ def test_ray_backend_without_ray_is_a_clear_error(tmp_path, monkeypatch, capsys)
     assert "pip install .[ray]" in capsys.readouterr().err
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.mark.slow
-def test_ray_backend_matches_local(tmp_path):
-    ray = pytest.importorskip("ray")
+def test_ray_backend_on_a_local_cluster_matches_local(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    # token auth depends on ~/.ray state; the cluster and this client agree to go without it
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    address = f"127.0.0.1:{free_port()}"
     path = write_sweep(tmp_path / "s.yaml", base=str(BASE), overrides=TINY, grid={"memory.batches_per_task": [0, 2]})
-    ray.init(num_cpus=1, include_dashboard=False, address="local", log_to_driver=False)
+    start = [ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={address.split(':')[1]}"]
+    started = subprocess.run(
+        [*start, "--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats"], capture_output=True, text=True
+    )
+    assert started.returncode == 0, started.stderr
     try:
-        assert cli.main(["sweep", str(path), "--output-dir", str(tmp_path / "ray"), "--backend", "ray"]) == 0
-        assert ray.is_initialized()  # an instance the caller started is left running
+        args = ["sweep", str(path), "--output-dir", str(tmp_path / "ray"), "--backend", "ray", "--ray-address", address]
+        assert cli.main(args) == 0
     finally:
-        ray.shutdown()
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True)
     assert cli.main(["sweep", str(path), "--output-dir", str(tmp_path / "local")]) == 0
     on_ray = sweep.read_results(tmp_path / "ray" / "results.jsonl")
     local = sweep.read_results(tmp_path / "local" / "results.jsonl")

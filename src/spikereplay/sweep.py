@@ -13,10 +13,12 @@ Run names: ``<cil|tf>_<strategy>[_mr<k>]_seed<s>``, plus a 6-hex hash of any oth
 point varies (e.g. ``cil_replay_mr40_seed0_3fa2c1`` for a replay.schedule grid).
 
 Memory rule: a point that sets ``memory.batches_per_task`` picks the strategy with it
-(> 0 turns naive into replay, 0 turns replay into naive; joint is left alone), so a grid
-over memory sizes yields the naive baseline and the replay runs from one base config.
+(> 0 turns naive into replay, 0 turns replay into naive), so a grid over memory sizes yields
+the naive baseline and the replay runs from one base config; joint stores nothing, so its
+memory is set to 0 and a strategy x memory grid gives one joint run.
 
-Each finished run appends one JSON line to ``<sweep dir>/results.jsonl``; a run already
+The resolved sweep file is recorded as ``<sweep dir>/sweeps/<file stem>.yaml``. Each
+finished run appends one JSON line to ``<sweep dir>/results.jsonl``; a run already
 listed there is skipped, and an unfinished one resumes from its last per-task checkpoint
 in ``<sweep dir>/runs/<run name>``. With Ray on several machines the sweep directory must
 be on a shared file system.
@@ -121,17 +123,19 @@ def _raw_base(base: Path | None) -> dict:
     return {} if base is None else read_yaml_mapping(base, "base config")
 
 
-def strategy_rule(raw: dict, values: dict[str, Any]) -> str | None:
-    """The strategy the memory rule imposes on a point, or None to keep the configured one."""
+def memory_rule(raw: dict, values: dict[str, Any]) -> list[str]:
+    """The overrides the memory rule adds to a point (see the module docstring)."""
     if "memory.batches_per_task" not in values:
-        return None
+        return []
     strategy = raw.get("strategy", Config.model_fields["strategy"].default)
     memory = values["memory.batches_per_task"]
     if strategy == "naive" and isinstance(memory, int) and memory > 0:
-        return "replay"
+        return ["strategy=replay"]
     if strategy == "replay" and memory == 0:
-        return "naive"
-    return None
+        return ["strategy=naive"]
+    if strategy == "joint" and memory != 0:
+        return ["memory.batches_per_task=0"]
+    return []
 
 
 def run_name(cfg: Config, values: dict[str, Any]) -> str:
@@ -165,9 +169,7 @@ def expand(spec: SweepSpec, base: Path | None, directory: Path) -> list[Point]:
         raise ConfigError(f"sweep {spec.name!r} has no points: give a grid or points")
     for values in all_values:
         overrides = [*spec.overrides, *(f"{k}={yaml_value(v)}" for k, v in values.items())]
-        strategy = strategy_rule(apply_overrides(raw_base, overrides), values)
-        if strategy is not None:
-            overrides.append(f"strategy={strategy}")
+        overrides += memory_rule(apply_overrides(raw_base, overrides), values)
         try:
             cfg = load_config(base, overrides)
         except ConfigError as exc:
@@ -267,6 +269,14 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def shown_path(path: Path) -> str:
+    """A path relative to the working directory when it lies inside it, so records stay portable."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def pending_points(points: list[Point], results: dict[str, dict]) -> list[Point]:
     """Points without a result line; a listed run from another config is an error."""
     for point in points:
@@ -285,6 +295,7 @@ class Progress:
     def __init__(self, total: int):
         from spikereplay.trainer import progress_enabled
 
+        self.total, self.finished = total, 0
         self.bar = None
         if progress_enabled(True):
             from rich.console import Console
@@ -304,7 +315,8 @@ class Progress:
             self.bar.stop()
 
     def line(self, text: str) -> None:
-        print(text, flush=True)
+        self.finished += 1
+        print(f"[{self.finished}/{self.total}] {text}", flush=True)
         if self.bar is not None:
             self.bar.advance(self.task)
 
@@ -393,6 +405,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers != 1 and args.backend == "ray":
+        raise ConfigError("--workers is for the local backend; Ray runs as many as the cluster has --cpus-per-run for")
     if (args.sweep_file is None) == (args.sweep_config is None):
         raise ConfigError("give the sweep file once: spikereplay sweep FILE, or spikereplay sweep --config FILE")
     spec, base = load_sweep(args.sweep_file or args.sweep_config)
@@ -407,8 +421,14 @@ def main(args) -> int:
         return 0
     from spikereplay import io as atomic
 
-    resolved = spec.model_dump(mode="json") | {"output_dir": str(directory), "base": str(base) if base else None}
-    atomic.write_text(directory / "sweep.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    sweep_file = Path(args.sweep_file or args.sweep_config)
+    resolved = spec.model_dump(mode="json") | {
+        "output_dir": shown_path(directory),
+        "base": shown_path(base) if base else None,
+        "sweep_file": shown_path(sweep_file.resolve()),
+    }
+    # one record per sweep file: several files (stages) may share one sweep directory
+    atomic.write_text(directory / "sweeps" / f"{sweep_file.stem}.yaml", yaml.safe_dump(resolved, sort_keys=False))
     print(f"sweep {spec.name}: {len(points)} runs, {len(points) - len(todo)} already done -> {directory}", flush=True)
     with Progress(len(todo)) as progress:
         if args.backend == "ray":
