@@ -109,6 +109,8 @@ def test_write_report_files(tmp_path):
         "accuracy_history_task_free.png",
         "final_vs_memory.png",
         "report.md",
+        "task_accuracy_class_incremental.png",
+        "task_accuracy_task_free.png",
     ]
     for path in written:
         assert path.exists()
@@ -140,3 +142,12 @@ def test_zoom_floor_is_a_whole_percent_under_the_lowest_point():
     assert report.zoom_floor([93.87, 98.6]) == 92.0
     assert report.zoom_floor([99.5], margin=0.5) == 99.0
     assert report.zoom_floor([]) == 90.0
+
+
+def test_task_histories_skip_rows_without_history(records, tmp_path):
+    rows = report.group_rows(records)["class_incremental"]
+    joint_only = {k: runs for k, runs in rows.items() if k.strategy == "joint"}
+    assert joint_only and not report.plot_task_histories(joint_only, "class_incremental", tmp_path / "j.png")
+    assert not (tmp_path / "j.png").exists()
+    assert report.plot_task_histories(rows, "class_incremental", tmp_path / "all.png")
+    assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"

@@ -21,21 +21,26 @@ def save_figure(fig, path: Path) -> None:
     atomic.write_bytes(path, buffer.getvalue())
 
 
-def accuracy_history(matrix: list[list], task_labels: list[str], path: Path, title: str = "") -> None:
-    """Accuracy of each task vs the number of tasks trained, plus the running average."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+def draw_accuracy_history(ax, matrix: list[list], task_labels: list[str]) -> None:
+    """On ``ax``: each task's accuracy vs the number of tasks trained, and the running average."""
     steps = list(range(1, len(matrix) + 1))
     for j, label in enumerate(task_labels):
-        points = [(i, row[j]) for i, row in zip(steps, matrix) if row[j] is not None]
+        points = [(i, row[j]) for i, row in zip(steps, matrix) if j < len(row) and row[j] is not None]
         if points:
             xs, ys = zip(*points)
             ax.plot(xs, ys, marker="o", label=f"task {label}")
     ax.plot(steps, average_accuracy(matrix), "k--", marker="s", label="average (seen)")
-    ax.set_xlabel("tasks trained")
-    ax.set_ylabel("test accuracy (%)")
     ax.set_xticks(steps)
     ax.set_ylim(0, 101)
     ax.grid(alpha=0.3)
+
+
+def accuracy_history(matrix: list[list], task_labels: list[str], path: Path, title: str = "") -> None:
+    """Accuracy of each task vs the number of tasks trained, plus the running average."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    draw_accuracy_history(ax, matrix, task_labels)
+    ax.set_xlabel("tasks trained")
+    ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: lines reach every corner
     save_figure(fig, path)

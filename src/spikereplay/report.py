@@ -236,6 +236,38 @@ def plot_history(rows: dict[RowKey, list[dict]], scenario: str, path: Path) -> N
     save_figure(fig, path)
 
 
+def plot_task_histories(rows: dict[RowKey, list[dict]], scenario: str, path: Path) -> bool:
+    """One panel per continual row: each task's accuracy (mean over seeds) vs tasks trained, as in
+    the seed's figure. Joint trains once and has no history; False when no row has one."""
+    import matplotlib.pyplot as plt
+
+    from spikereplay.plots import draw_accuracy_history, save_figure
+
+    panels = [(key, runs) for key, runs in rows.items() if max(len(r["accuracy_matrix"]) for r in runs) > 1]
+    if not panels:
+        return False
+    columns = min(4, len(panels))
+    grid_rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(
+        grid_rows, columns, figsize=(3.4 * columns, 2.8 * grid_rows), sharex=True, sharey=True, squeeze=False
+    )
+    for ax, (key, runs) in zip(axes.flat, panels):
+        matrix = mean_matrix([r["accuracy_matrix"] for r in runs])
+        draw_accuracy_history(ax, matrix, [str(j + 1) for j in range(len(matrix[-1]))])
+        ax.set_title(f"{row_label(key)}, {len(runs)} seed{'s' if len(runs) > 1 else ''}", fontsize=9)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("tasks trained")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy (%)")
+    fig.suptitle(f"{scenario}: accuracy of each task (mean over seeds)")
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return True
+
+
 def memory_series(rows: dict[RowKey, list[dict]]) -> dict[str, list[tuple[int, list[float]]]]:
     """Label -> (memory size, final accuracies) per replay schedule/variant, naive as memory 0."""
     series: dict[str, list[tuple[int, list[float]]]] = {}
@@ -307,6 +339,9 @@ def write_report(directory: Path) -> list[Path]:
     for scenario, rows in groups.items():
         written.append(directory / f"accuracy_history_{scenario}.png")
         plot_history(rows, scenario, written[-1])
+        per_task = directory / f"task_accuracy_{scenario}.png"
+        if plot_task_histories(rows, scenario, per_task):
+            written.append(per_task)
     written.append(directory / "final_vs_memory.png")
     plot_final_vs_memory(groups, written[-1])
     return written
