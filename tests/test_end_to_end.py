@@ -77,6 +77,20 @@ def test_same_seed_same_matrix_and_resume_matches(tiny_config, tmp_path):
     assert run_experiment(other_cfg, log=quiet)["accuracy_matrix"] != first["accuracy_matrix"]
 
 
+def test_run_dir_takes_a_renamed_config_but_refuses_a_changed_one(tiny_config):
+    from spikereplay.errors import ConfigError
+    from spikereplay.experiment import prepare_run_dir
+
+    cfg = tiny_config()
+    cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"run_name": "kept"})})
+    run_dir = prepare_run_dir(cfg, overwrite=False)
+    (run_dir / "checkpoints").mkdir()
+    assert prepare_run_dir(cfg.model_copy(update={"name": "renamed"}), overwrite=False) == run_dir
+    assert (run_dir / "checkpoints").exists()
+    with pytest.raises(ConfigError, match="different config"):
+        prepare_run_dir(cfg.model_copy(update={"seed": cfg.seed + 1}), overwrite=False)
+
+
 def test_own_head_training_leaves_old_heads_untouched(tiny_config):
     cfg = tiny_config(strategy="naive", training={"current_heads": "own"})
     run_experiment(cfg, log=quiet)

@@ -150,6 +150,7 @@ def _comparable(cfg: Config) -> dict:
     dump = cfg.model_dump(mode="json")
     dump.pop("device")
     dump.pop("output")
+    dump.pop("name")  # a label: a sweep's runs keep their directory when its base config is renamed
     for section, keys in RESUMABLE_CHANGES.items():
         for key in keys:
             dump[section].pop(key)
