@@ -422,13 +422,15 @@ def main(args) -> int:
     from spikereplay import io as atomic
 
     sweep_file = Path(args.sweep_file or args.sweep_config)
+    # one record per sweep file, as several files (stages) may share one sweep directory; it is
+    # itself a sweep file that gives the same runs (base relative to it, output_dir to the cwd)
+    record = directory / "sweeps" / f"{sweep_file.stem}.yaml"
     resolved = spec.model_dump(mode="json") | {
         "output_dir": shown_path(directory),
-        "base": shown_path(base) if base else None,
-        "sweep_file": shown_path(sweep_file.resolve()),
+        "base": os.path.relpath(base, record.parent) if base else None,
     }
-    # one record per sweep file: several files (stages) may share one sweep directory
-    atomic.write_text(directory / "sweeps" / f"{sweep_file.stem}.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    header = f"# {shown_path(sweep_file.resolve())}, resolved (output_dir is relative to where it ran)\n"
+    atomic.write_text(record, header + yaml.safe_dump(resolved, sort_keys=False))
     print(f"sweep {spec.name}: {len(points)} runs, {len(points) - len(todo)} already done -> {directory}", flush=True)
     with Progress(len(todo)) as progress:
         if args.backend == "ray":
