@@ -77,6 +77,16 @@ def test_same_seed_same_matrix_and_resume_matches(tiny_config, tmp_path):
     assert run_experiment(other_cfg, log=quiet)["accuracy_matrix"] != first["accuracy_matrix"]
 
 
+def test_shifted_replay_is_seeded_and_changes_training(tiny_config):
+    replay = {"strategy": "replay", "memory": {"batches_per_task": 2, "store_prob": 1.0}}
+    plain = run_experiment(tiny_config(**replay), log=quiet)["accuracy_matrix"]
+    shifted = [
+        run_experiment(tiny_config(**replay, replay={"shift_pixels": 2}, output={"run_name": f"s{i}"}), log=quiet)
+        for i in range(2)
+    ]
+    assert shifted[0]["accuracy_matrix"] == shifted[1]["accuracy_matrix"] != plain
+
+
 def test_run_dir_takes_a_renamed_config_but_refuses_a_changed_one(tiny_config):
     from spikereplay.errors import ConfigError
     from spikereplay.experiment import prepare_run_dir

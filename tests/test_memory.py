@@ -58,3 +58,30 @@ def test_state_roundtrip():
     assert not torch.equal(
         ReplayMemory(PerTaskBatches(4, 0.5), seed=99).generator.get_state(), memory.generator.get_state()
     )
+
+
+def test_shift_images_hand_values():
+    from spikereplay.memory import shift_images
+
+    image = (torch.arange(9, dtype=torch.uint8) + 1).reshape(1, 3, 3)  # 1 2 3 / 4 5 6 / 7 8 9
+    assert shift_images(image, torch.tensor([[1, 0]]), 1).tolist() == [[[0, 0, 0], [1, 2, 3], [4, 5, 6]]]
+    assert shift_images(image, torch.tensor([[0, -1]]), 1).tolist() == [[[2, 3, 0], [5, 6, 0], [8, 9, 0]]]
+    two = torch.arange(18).reshape(2, 1, 3, 3)  # each image its own offset; a channel axis is kept
+    assert shift_images(two, torch.tensor([[1, 1], [0, 0]]), 2).tolist() == [
+        [[[0, 0, 0], [0, 0, 1], [0, 3, 4]]],
+        [[[9, 10, 11], [12, 13, 14], [15, 16, 17]]],
+    ]
+
+
+def test_random_shift_moves_each_pixel_at_most_max_shift_and_is_seeded():
+    from spikereplay.memory import random_shift
+
+    images = torch.zeros(200, 28, 28, dtype=torch.uint8)
+    images[:, 14, 14] = 255
+    shifted = random_shift(images, 2, torch.Generator().manual_seed(0))
+    positions = (shifted == 255).nonzero()[:, 1:] - 14  # one lit pixel per image, as (dy, dx)
+    assert positions.shape == (200, 2) and positions.abs().max() == 2
+    assert len({tuple(p) for p in positions.tolist()}) == 25  # all 5 x 5 offsets occur
+    again = random_shift(images, 2, torch.Generator().manual_seed(0))
+    assert torch.equal(shifted, again)
+    assert torch.equal(random_shift(images, 0, torch.Generator().manual_seed(0)), images)

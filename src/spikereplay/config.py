@@ -103,6 +103,9 @@ class ReplayConfig(Section):
     heads: Literal["all", "own"] = "all"
     lr: float = Field(1e-4, gt=0.0)  # separate_pass optimizer
     batch_size: int | None = Field(None, gt=0)  # interleaved: memory samples per step (None = training batch size)
+    # interleaved: each replayed image is shifted by up to this many pixels, so a small memory is not
+    # memorised (independent buffer augmentation, Buzzega et al. 2020, "Rethinking Experience Replay")
+    shift_pixels: int = Field(0, ge=0, le=8)
 
 
 def _check_run_name(name: str) -> str:

@@ -20,7 +20,7 @@ from snntorch import functional as SF
 from spikereplay.config import Config
 from spikereplay.data import TaskData
 from spikereplay.encoding import encode
-from spikereplay.memory import ReplayMemory
+from spikereplay.memory import ReplayMemory, random_shift
 from spikereplay.model import SpikingConvNet
 
 _count_loss = SF.ce_count_loss(reduction="none")
@@ -231,6 +231,8 @@ class Replay(Naive):
             return super().observe(images, labels, task_id)
         replay_batch = self.cfg.replay.batch_size or images.shape[0]
         old_images, old_labels, old_tasks = self.memory.sample(replay_batch, earlier)
+        if self.cfg.replay.shift_pixels:
+            old_images = random_shift(old_images, self.cfg.replay.shift_pixels, self.memory.generator)
         spikes, _ = self.outputs(torch.cat([images.cpu(), old_images]))
         n_new = images.shape[0]
         columns = self.current_columns(task_id)
