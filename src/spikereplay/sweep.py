@@ -409,7 +409,8 @@ def main(args) -> int:
         raise ConfigError("--workers is for the local backend; Ray runs as many as the cluster has --cpus-per-run for")
     if (args.sweep_file is None) == (args.sweep_config is None):
         raise ConfigError("give the sweep file once: spikereplay sweep FILE, or spikereplay sweep --config FILE")
-    spec, base = load_sweep(args.sweep_file or args.sweep_config)
+    sweep_file = Path(args.sweep_file or args.sweep_config)
+    spec, base = load_sweep(sweep_file)
     directory = sweep_dir(spec, args.output_dir)
     points = expand(spec, base, directory)  # every config is validated before anything runs
     results_path = directory / RESULTS_FILE
@@ -421,7 +422,6 @@ def main(args) -> int:
         return 0
     from spikereplay import io as atomic
 
-    sweep_file = Path(args.sweep_file or args.sweep_config)
     # one record per sweep file, as several files (stages) may share one sweep directory; it is
     # itself a sweep file that gives the same runs (base relative to it, output_dir to the cwd)
     record = directory / "sweeps" / f"{sweep_file.stem}.yaml"
