@@ -33,6 +33,28 @@ def test_new_head_leaves_old_outputs_unchanged():
     assert torch.equal(after[..., :2], before)
 
 
+def test_zero_head_init_joins_silent_but_learns_and_keeps_the_rng_stream():
+    torch.manual_seed(0)
+    model = SpikingConvNet(ModelConfig(head_init="zero"))
+    model.add_head(2)
+    rng_after_zero = torch.rand(1)
+    torch.manual_seed(0)
+    SpikingConvNet(ModelConfig()).add_head(2)
+    assert torch.equal(torch.rand(1), rng_after_zero)
+
+    with torch.no_grad():  # the first head must fire, so its outputs can be compared
+        model.heads[0].weight.normal_(0, 1)
+    x = torch.rand(4, 1, 28, 28)
+    before, _ = model(x, True, 6)
+    model.add_head(2)
+    spikes, mem = model(x, True, 6)
+    assert before.sum() > 0 and torch.equal(spikes[..., :2], before)
+    assert torch.equal(spikes[..., 2:], torch.zeros_like(spikes[..., 2:]))
+    assert torch.equal(mem[..., 2:], torch.zeros_like(mem[..., 2:]))
+    spikes[..., 2:].sum().backward()  # the surrogate passes a gradient at a zero membrane
+    assert model.heads[1].weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("kind", ["rate_conv", "rate", "direct"])
 def test_fused_engine_matches_textbook(kind):
     fused, book = make_model("fused"), make_model("textbook")

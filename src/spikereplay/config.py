@@ -58,6 +58,9 @@ class ModelConfig(Section):
     surrogate_slope: float = Field(25.0, gt=0.0)  # slope (fast_sigmoid, sigmoid) or alpha (atan)
     engine: Literal["fused", "textbook"] = "fused"
     compile: bool = False  # fused engine: torch.compile the membrane time loop (one-off ~20-40 s per process)
+    # zero: every new head starts silent (weights and bias 0), so a class-incremental head joins
+    # without out-firing the old heads on old images; kaiming is PyTorch's nn.Linear default
+    head_init: Literal["kaiming", "zero"] = "kaiming"
 
 
 class TrainingConfig(Section):

@@ -57,7 +57,11 @@ class SpikingConvNet(nn.Module):
 
     def add_head(self, num_classes: int) -> nn.Linear:
         device = self.conv1.weight.device
+        # Constructed the same way for every init, so the RNG stream that follows does not depend on it.
         head = nn.Linear(FEATURES, num_classes).to(device)
+        if self.cfg.head_init == "zero":
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
         self.heads.append(head)
         return head
 
