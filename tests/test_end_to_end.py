@@ -324,3 +324,14 @@ def test_task_free_masking_leaves_unseen_outputs_untrained_and_resumes(tiny_conf
     (checkpoints / "task_2.pt").unlink()
     resumed = run_experiment(cfg, log=quiet)
     assert resumed["accuracy_matrix"] == first["accuracy_matrix"]
+
+
+@pytest.mark.parametrize("native_bf16", [False, True])
+def test_bf16_run_warns_where_the_cpu_emulates_bf16(tiny_config, monkeypatch, native_bf16):
+    monkeypatch.setattr("spikereplay.experiment.cpu_has_native_bf16", lambda: native_bf16)
+    cfg = tiny_config(precision="bf16", data={"train_per_class": 20, "test_per_class": 10, "class_order": [[0, 1]]})
+    lines: list[str] = []
+    assert run_experiment(cfg, log=lines.append)["complete"]
+    warned = [line for line in lines if "precision bf16" in line]
+    assert len(warned) == (0 if native_bf16 else 1)
+    assert not warned or warned[0].startswith(f"[{cfg.run_name}] warning:")

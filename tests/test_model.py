@@ -3,7 +3,7 @@ import torch
 
 from spikereplay.config import ModelConfig
 from spikereplay.encoding import encode
-from spikereplay.model import SpikingConvNet, predict
+from spikereplay.model import SpikingConvNet, precision_warning, predict
 
 
 def make_model(engine="fused", heads=(2, 2)):
@@ -83,3 +83,12 @@ def test_predict_breaks_ties_by_membrane():
     mems[:, 1, 2] = 0.5  # ...and class 2 holds more membrane
     mems[:, 1, 1] = 9.0  # class 1 has the largest membrane but fewer spikes: not chosen
     assert predict(spikes, mems).tolist() == [1, 2]
+
+
+def test_precision_warning_only_for_emulated_bf16_on_cpu():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    warning = precision_warning("bf16", cpu, native_bf16=False)
+    assert warning is not None and "bf16" in warning and "precision=fp32" in warning
+    assert precision_warning("bf16", cpu, native_bf16=True) is None
+    assert precision_warning("fp32", cpu, native_bf16=False) is None
+    assert precision_warning("bf16", cuda, native_bf16=False) is None

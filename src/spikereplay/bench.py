@@ -21,7 +21,7 @@ from snntorch import functional as SF
 from spikereplay import io as atomic
 from spikereplay.config import ModelConfig
 from spikereplay.encoding import encode
-from spikereplay.model import SpikingConvNet
+from spikereplay.model import SpikingConvNet, cpu_has_native_bf16
 
 VARIANTS = {
     # name: (engine, precision, compile)
@@ -134,7 +134,8 @@ def machine_description() -> str:
         pass
     return (
         f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), CPU capability {torch.backends.cpu.get_cpu_capability()}"
+        f"({torch.get_num_threads()} threads), CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+        f"native bf16: {'yes' if cpu_has_native_bf16() else 'no (emulated, slow)'}"
     )
 
 

@@ -23,7 +23,7 @@ from spikereplay.data import load_mnist, merge_tasks, split_tasks
 from spikereplay.errors import ConfigError, DataError
 from spikereplay.memory import PerTaskBatches, ReplayMemory
 from spikereplay.metrics import failed_steps, summarize
-from spikereplay.model import SpikingConvNet, resolve_device
+from spikereplay.model import SpikingConvNet, cpu_has_native_bf16, precision_warning, resolve_device
 from spikereplay.plots import accuracy_history
 from spikereplay.strategies import Naive, Replay, Scenario
 from spikereplay.trainer import RunState, Trainer, log_csv_text
@@ -188,6 +188,9 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
     check_device(cfg.device)
     stream, eval_tasks = build_tasks(cfg)  # data errors surface before anything is written
     run_dir = prepare_run_dir(cfg, overwrite)
+    slow_precision = precision_warning(cfg.precision, resolve_device(cfg.device), cpu_has_native_bf16())
+    if slow_precision:
+        log(f"[{cfg.run_name}] warning: {slow_precision}")
     trainer = build_trainer(cfg, stream, eval_tasks, run_dir)
     state = None
     checkpoint_path = latest_checkpoint(run_dir)

@@ -149,6 +149,28 @@ def predict(spikes: torch.Tensor, mems: torch.Tensor) -> torch.Tensor:
     return torch.where(is_top, mem_sum, torch.full_like(mem_sum, -torch.inf)).argmax(dim=-1)
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX512 or newer); elsewhere it is emulated."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN
+        return False
+
+
+def precision_warning(precision: str, device: torch.device, native_bf16: bool) -> str | None:
+    """The warning for bf16 on a CPU that emulates it, else None.
+
+    Measured with ``spikereplay bench`` on an AVX2-only CPU: bf16 + compile trains at 35 samples/s
+    against 244 for fp32 + compile (T=30, B=32), where an AVX512 CPU gains 1.7x from bf16.
+    """
+    if precision != "bf16" or device.type != "cpu" or native_bf16:
+        return None
+    return (
+        "precision bf16 on a CPU without native bf16 (no AVX512): it is emulated here and trains "
+        "several times slower than fp32; precision=fp32 is faster (its numbers differ slightly)"
+    )
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
