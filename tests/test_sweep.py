@@ -309,3 +309,16 @@ def test_committed_results_match_the_shipped_sweep_files():
             assert points.get(name) == record["config_digest"], f"{directory.name}/{name}"
             checked += 1
     assert checked >= 30
+
+
+@pytest.mark.parametrize("native_bf16", [False, True])
+def test_sweep_warns_once_where_a_bf16_point_would_be_emulated(tmp_path, monkeypatch, native_bf16):
+    monkeypatch.setattr("spikereplay.model.cpu_has_native_bf16", lambda: native_bf16)
+    path = write_sweep(tmp_path / "s.yaml", grid={"precision": ["fp32", "bf16"], "seed": [0]})
+    points = expand_file(path, tmp_path / "out")
+    warning = sweep.slow_precision_warning(points)
+    if native_bf16:
+        assert warning is None
+    else:
+        assert "precision bf16" in warning
+    assert sweep.slow_precision_warning(points[:1]) is None  # the fp32 point alone

@@ -258,6 +258,20 @@ def run_point(point_data: dict, results_path: str, threads: int | None = None, v
     return record
 
 
+def slow_precision_warning(points: list[Point]) -> str | None:
+    """The bf16-emulation warning if a point would run bf16 on this machine's CPU without native
+    bf16 (sweep runs are quiet, so it is said once for the sweep)."""
+    from spikereplay import model
+
+    native = model.cpu_has_native_bf16()
+    for point in points:
+        cfg = point.config
+        warning = model.precision_warning(cfg.precision, model.resolve_device(cfg.device), native)
+        if warning:
+            return warning
+    return None
+
+
 def _quiet(*_args) -> None:
     pass
 
@@ -432,6 +446,9 @@ def main(args) -> int:
     header = f"# {shown_path(sweep_file.resolve())}, resolved (output_dir is relative to where it ran)\n"
     atomic.write_text(record, header + yaml.safe_dump(resolved, sort_keys=False))
     print(f"sweep {spec.name}: {len(points)} runs, {len(points) - len(todo)} already done -> {directory}", flush=True)
+    slow_precision = slow_precision_warning(todo) if args.backend == "local" else None
+    if slow_precision:
+        print(f"warning: {slow_precision}", file=sys.stderr, flush=True)
     with Progress(len(todo)) as progress:
         if args.backend == "ray":
             failures = _run_ray(todo, results_path, args, progress)
