@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from spikereplay import data
-from spikereplay.data import MnistArrays, parse_idx, read_idx_file, resolve_mnist_dir, split_tasks
+from spikereplay.datasets import ImageArrays, split_tasks
+from spikereplay.datasets import mnist as data
+from spikereplay.datasets.idx import parse_idx, read_idx_file
+from spikereplay.datasets.mnist import resolve_mnist_dir
+from spikereplay.datasets.tasks import check_images_labels
 from spikereplay.errors import DataError
 
 
@@ -67,7 +70,9 @@ def test_corrupt_deflate_stream_names_the_file(tmp_path):
 
 def test_labels_outside_0_9_are_refused():
     with pytest.raises(DataError, match="label 12"):
-        data.check_images_labels(np.zeros((2, 28, 28)), np.array([1, 12]), "set")
+        check_images_labels(np.zeros((2, 28, 28)), np.array([1, 12]), "set", num_classes=10)
+    with pytest.raises(DataError, match="label 3 outside 0..2"):
+        check_images_labels(np.zeros((2, 28, 28)), np.array([1, 3]), "set", num_classes=3)
 
 
 def test_bundled_files_pass_their_checksums():
@@ -100,7 +105,7 @@ def fake_mnist(per_class_train=20, per_class_test=5):
     train_y = torch.arange(10).repeat_interleave(per_class_train)
     test_y = torch.arange(10).repeat_interleave(per_class_test)
     train_x = torch.arange(train_y.numel(), dtype=torch.int64).view(-1, 1, 1).expand(-1, 28, 28).to(torch.uint8)
-    return MnistArrays(train_x, train_y, torch.zeros(test_y.numel(), 28, 28, dtype=torch.uint8), test_y)
+    return ImageArrays(train_x, train_y, torch.zeros(test_y.numel(), 28, 28, dtype=torch.uint8), test_y)
 
 
 def test_split_tasks_classes_sizes_and_disjoint_val():

@@ -184,23 +184,23 @@ def test_corrupt_checkpoint_is_a_clear_error(tiny_config):
 
 
 def test_replay_batch_size_sets_memory_samples_per_step(tiny_config, monkeypatch):
-    from spikereplay.memory import ReplayMemory
+    from spikereplay.memory import ReplayBuffer
 
     drawn = []
-    original = ReplayMemory.sample
+    original = ReplayBuffer.sample
 
-    def spy(self, n, task_ids):
+    def spy(self, n, task_id, names=None):
         drawn.append(n)
-        return original(self, n, task_ids)
+        return original(self, n, task_id, names)
 
-    monkeypatch.setattr(ReplayMemory, "sample", spy)
+    monkeypatch.setattr(ReplayBuffer, "sample", spy)
     cfg = tiny_config(strategy="replay", memory={"batches_per_task": 2, "store_prob": 1.0}, replay={"batch_size": 48})
     run_experiment(cfg, log=quiet)
     assert drawn and set(drawn) == {48}
 
 
 def test_cosine_factor_hand_values():
-    from spikereplay.strategies import cosine_factor
+    from spikereplay.optim import cosine_factor
 
     assert cosine_factor(0, 8) == 1.0
     assert cosine_factor(4, 8) == pytest.approx(0.5)
@@ -237,7 +237,7 @@ def test_cosine_schedule_restarts_each_task_and_resumes(tiny_config, monkeypatch
 
 
 def test_lr_factor_hand_values():
-    from spikereplay.strategies import lr_factor
+    from spikereplay.optim import lr_factor
 
     assert [lr_factor(s, 10, "constant", 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert lr_factor(3, 10, "constant", 0) == 1.0
@@ -290,15 +290,17 @@ def test_a_step_that_did_not_take_is_warned_about(tiny_config, monkeypatch):
 def test_scenario_masks_unseen_classes_only_in_task_free():
     from spikereplay.config import ModelConfig
     from spikereplay.model import SpikingConvNet
-    from spikereplay.strategies import Scenario
+    from spikereplay.scenarios import Scenario
 
     task = type("Task", (), {"task_id": 0, "classes": [3, 1]})()
-    task_free = Scenario("task_free", SpikingConvNet(ModelConfig()), mask_unseen_classes=True)
+    task_free = Scenario("task_free", SpikingConvNet(ModelConfig(), (1, 28, 28)), 10, mask_unseen_classes=True)
     task_free.begin_task(task)
     assert task_free.active_columns() == list(range(10))  # nothing seen yet
     task_free.observe_labels(torch.tensor([3, 1, 3]))
     assert task_free.active_columns() == [1, 3]
-    class_incremental = Scenario("class_incremental", SpikingConvNet(ModelConfig()), mask_unseen_classes=True)
+    class_incremental = Scenario(
+        "class_incremental", SpikingConvNet(ModelConfig(), (1, 28, 28)), 10, mask_unseen_classes=True
+    )
     class_incremental.begin_task(task)
     class_incremental.observe_labels(torch.tensor([3]))
     assert class_incremental.active_columns() == [0, 1]  # its one head: classes 3 and 1
@@ -318,7 +320,7 @@ def test_task_free_masking_leaves_unseen_outputs_untrained_and_resumes(tiny_conf
     head_rows = [state["model"]["heads.0.weight"] for state in after]
     # classes 4..9 never appear: masked, their output weights never move; unmasked, they are pushed down
     assert torch.equal(head_rows[0][4:], head_rows[1][4:]) == mask
-    assert after[1]["strategy"]["seen_classes"] == [0, 1, 2, 3]
+    assert after[1]["scenario"]["seen_classes"] == [0, 1, 2, 3]
     assert first["accuracy_matrix"][0][0] > 80  # task 1 (0/1) learnt
 
     (checkpoints / "task_2.pt").unlink()

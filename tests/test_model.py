@@ -8,7 +8,7 @@ from spikereplay.model import SpikingConvNet, precision_warning, predict
 
 def make_model(engine="fused", heads=(2, 2)):
     torch.manual_seed(0)
-    model = SpikingConvNet(ModelConfig(engine=engine))
+    model = SpikingConvNet(ModelConfig(engine=engine), (1, 28, 28))
     for n in heads:
         model.add_head(n)
     return model
@@ -35,11 +35,11 @@ def test_new_head_leaves_old_outputs_unchanged():
 
 def test_zero_head_init_joins_silent_but_learns_and_keeps_the_rng_stream():
     torch.manual_seed(0)
-    model = SpikingConvNet(ModelConfig(head_init="zero"))
+    model = SpikingConvNet(ModelConfig(head_init="zero"), (1, 28, 28))
     model.add_head(2)
     rng_after_zero = torch.rand(1)
     torch.manual_seed(0)
-    SpikingConvNet(ModelConfig()).add_head(2)
+    SpikingConvNet(ModelConfig(), (1, 28, 28)).add_head(2)
     assert torch.equal(torch.rand(1), rng_after_zero)
 
     with torch.no_grad():  # the first head must fire, so its outputs can be compared

@@ -185,18 +185,18 @@ def run_lines(path: Path) -> list[dict]:
 KILL_MID_TASK = """
 import os, signal, sys
 from spikereplay import cli
-from spikereplay.strategies import Replay
+from spikereplay.strategies.er import ER
 
-original, steps = Replay.observe, []
+original, steps = ER.observe, []
 
-def observe_then_die(self, images, labels, task_id):
-    if task_id == 1:
-        steps.append(task_id)
+def observe_then_die(self, batch):
+    if batch.task_id == 1:
+        steps.append(batch.task_id)
         if len(steps) == 2:
             os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, images, labels, task_id)
+    return original(self, batch)
 
-Replay.observe = observe_then_die
+ER.observe = observe_then_die
 sys.exit(cli.main(sys.argv[1:]))
 """
 

@@ -24,7 +24,8 @@ class Section(BaseModel):
 
 
 class DataConfig(Section):
-    root: str | None = None  # explicit MNIST directory; None = search (see data.resolve_mnist_dir)
+    dataset: str = "mnist"  # a name registered in spikereplay.datasets
+    root: str | None = None  # explicit data directory; None = search (see datasets.mnist.resolve_mnist_dir)
     class_order: list[list[int]] = Field(default_factory=lambda: copy.deepcopy(DEFAULT_CLASS_ORDER))
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     train_per_class: int | None = Field(None, gt=0)  # subsample for quick runs and tests
@@ -37,8 +38,8 @@ class DataConfig(Section):
         flat = [c for task in order for c in task]
         if not order or any(not task for task in order):
             raise ValueError("needs at least one task, each with at least one class")
-        if any(c < 0 or c > 9 for c in flat):
-            raise ValueError(f"classes must be digits 0..9, got {flat}")
+        if any(c < 0 for c in flat):
+            raise ValueError(f"classes are label indices >= 0, got {flat}")
         if len(set(flat)) != len(flat):
             raise ValueError(f"a class appears in more than one task: {order}")
         return order
@@ -88,6 +89,10 @@ class TrainingConfig(Section):
     # Class-incremental heads only ever hold seen classes, so there it changes nothing.
     mask_unseen_classes: bool = False
 
+    # after each class-incremental task, rescale the newest head's weights to the old heads' mean
+    # row norm (weight aligning, Zhao et al., CVPR 2020): a bias correction any strategy can use
+    weight_align: bool = False
+
     @field_validator("betas")
     @classmethod
     def _betas_valid(cls, betas: tuple[float, float]) -> tuple[float, float]:
@@ -96,9 +101,23 @@ class TrainingConfig(Section):
         return betas
 
 
+MEMORY_POLICIES = ("reservoir", "class_balanced", "per_task_batches")
+
+
 class MemoryConfig(Section):
-    batches_per_task: int = Field(0, ge=0)
-    store_prob: float = Field(0.33, gt=0.0, le=1.0)
+    size: int = Field(0, ge=0)  # capacity in samples (reservoir, class_balanced)
+    # None: per_task_batches when batches_per_task > 0, else reservoir
+    policy: Literal["reservoir", "class_balanced", "per_task_batches"] | None = None
+    batches_per_task: int = Field(0, ge=0)  # per_task_batches: the seed's k whole batches per task
+    store_prob: float = Field(0.33, gt=0.0, le=1.0)  # per_task_batches: chance that a batch is stored
+
+    @property
+    def resolved_policy(self) -> str:
+        return self.policy or ("per_task_batches" if self.batches_per_task > 0 else "reservoir")
+
+    @property
+    def enabled(self) -> bool:
+        return self.batches_per_task > 0 if self.resolved_policy == "per_task_batches" else self.size > 0
 
 
 class ReplayConfig(Section):
@@ -109,6 +128,9 @@ class ReplayConfig(Section):
     # interleaved: each replayed image is shifted by up to this many pixels, so a small memory is not
     # memorised (independent buffer augmentation, Buzzega et al. 2020, "Rethinking Experience Replay")
     shift_pixels: int = Field(0, ge=0, le=8)
+    # which stored samples a step replays: those of earlier tasks (the seed's rule) or the whole buffer
+    # (the usual ER rule, which needs no task boundaries); None = earlier_tasks for per_task_batches, else all
+    sample_from: Literal["earlier_tasks", "all"] | None = None
 
 
 def _check_run_name(name: str) -> str:
@@ -134,7 +156,10 @@ class Config(Section):
     name: str = "experiment"
     seed: int = Field(0, ge=0)
     scenario: Literal["class_incremental", "task_free"] = "class_incremental"
-    strategy: Literal["naive", "replay", "joint"] = "naive"
+    # a registered name (spikereplay.strategies) or an import path "package.module:Class"
+    strategy: str = "naive"
+    # the strategy's own hyperparameters, checked against its Params model
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
     data: DataConfig = Field(default_factory=DataConfig)
@@ -157,10 +182,58 @@ class Config(Section):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {device!r}")
         return device
 
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_known(cls, name: str) -> str:
+        from spikereplay.strategies import resolve_strategy
+
+        resolve_strategy(name)  # raises ValueError naming the valid choices
+        return name
+
     @model_validator(mode="after")
-    def _strategy_needs_memory(self) -> Config:
-        if self.strategy == "replay" and self.memory.batches_per_task == 0:
-            raise ValueError("strategy 'replay' needs memory.batches_per_task > 0")
+    def _consistent(self) -> Config:
+        from spikereplay.datasets import DATASETS
+        from spikereplay.strategies import resolve_strategy
+
+        if self.data.dataset not in DATASETS:
+            raise ValueError(f"data.dataset must be one of {sorted(DATASETS)}, got {self.data.dataset!r}")
+        num_classes = DATASETS[self.data.dataset].num_classes
+        flat = [c for task in self.data.class_order for c in task]
+        if any(c >= num_classes for c in flat):
+            raise ValueError(f"data.class_order: {self.data.dataset} has classes 0..{num_classes - 1}, got {flat}")
+        strategy = resolve_strategy(self.strategy)
+        if self.scenario not in strategy.scenarios:
+            raise ValueError(
+                f"strategy {self.strategy!r} does not support scenario {self.scenario!r} (it supports "
+                + ", ".join(strategy.scenarios)
+                + ")"
+            )
+        try:
+            strategy.Params.model_validate(self.strategy_params)
+        except ValidationError as exc:
+            raise ValueError("strategy_params: " + "; ".join(describe_errors(exc))) from None
+        memory = self.memory
+        policy = memory.resolved_policy
+        if strategy.needs_memory and not memory.enabled:
+            what = {
+                None: "memory.size > 0 (samples), or memory.batches_per_task > 0 (the seed's batches per task)",
+                "per_task_batches": "memory.batches_per_task > 0",
+            }.get(memory.policy, "memory.size > 0")
+            raise ValueError(f"strategy {self.strategy!r} needs a buffer: set {what}")
+        if policy != "per_task_batches" and memory.batches_per_task:
+            raise ValueError(
+                f"memory.batches_per_task belongs to policy per_task_batches, not {policy}; set memory.size"
+            )
+        if policy == "per_task_batches" and memory.size:
+            raise ValueError("memory.size does not apply to policy per_task_batches: set memory.batches_per_task")
+        if policy == "class_balanced" and 0 < memory.size < len(flat):
+            raise ValueError(
+                f"memory.size {memory.size} is under one slot per class for class_balanced ({len(flat)} classes)"
+            )
+        if self.replay.schedule == "separate_pass" and strategy.needs_memory and policy != "per_task_batches":
+            raise ValueError("replay.schedule separate_pass replays stored batches: it needs policy per_task_batches")
+        if self.training.weight_align and self.scenario != "class_incremental":
+            raise ValueError("training.weight_align aligns class-incremental heads: scenario is task_free")
         return self
 
     @property
@@ -172,17 +245,24 @@ class Config(Section):
         return Path(self.output.runs_dir) / self.run_name
 
 
-def format_validation_error(exc: ValidationError, source: str, what: str = "config") -> str:
-    """One line naming every bad key of a pydantic validation error."""
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One phrase per error of a pydantic validation error, naming its key."""
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<top level>"
+        key = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             lines.append(f"unknown key '{key}'")
+        elif not key:  # a check across keys: its message names them
+            lines.append(msg)
         else:
-            msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"'{key}': {msg} (got {err.get('input')!r})")
-    return f"invalid {what} {source}: " + "; ".join(lines)
+    return lines
+
+
+def format_validation_error(exc: ValidationError, source: str, what: str = "config") -> str:
+    """One line naming every bad key of a pydantic validation error."""
+    return f"invalid {what} {source}: " + "; ".join(describe_errors(exc))
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:

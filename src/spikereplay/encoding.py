@@ -1,8 +1,8 @@
 """Spike encodings of uint8 images.
 
 Each encoder returns ``(inputs, is_static)``. A static input is one tensor
-(B, 1, 28, 28) fed unchanged at every time step, which lets the model run its
-first convolution once instead of T times; otherwise inputs are (T, B, 1, 28, 28).
+(B, C, H, W) fed unchanged at every time step, which lets the model run its
+first convolution once instead of T times; otherwise inputs are (T, B, C, H, W).
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from snntorch import spikegen
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 28, 28) -> float (B, 1, 28, 28) in [0, 1]."""
-    return images.unsqueeze(1).float().div_(255.0)
+    """uint8 (B, H, W) or (B, C, H, W) -> float (B, C, H, W) in [0, 1] (grayscale gets C = 1)."""
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    return images.float().div_(255.0)
 
 
 def encode_rate_conv(images: torch.Tensor, num_steps: int, gain: float = 1.0):
@@ -22,7 +24,7 @@ def encode_rate_conv(images: torch.Tensor, num_steps: int, gain: float = 1.0):
 
 
 def encode_rate(images: torch.Tensor, num_steps: int, gain: float = 1.0):
-    """A fresh Bernoulli draw at every step: (T, B, 1, 28, 28)."""
+    """A fresh Bernoulli draw at every step: (T, B, C, H, W)."""
     return spikegen.rate(to_unit(images), num_steps=num_steps, gain=gain), False
 
 

@@ -19,13 +19,15 @@ import torch
 from spikereplay import __version__
 from spikereplay import io as atomic
 from spikereplay.config import Config, config_to_yaml, load_config
-from spikereplay.data import load_mnist, merge_tasks, split_tasks
+from spikereplay.datasets import dataset_info, load_dataset, merge_tasks, split_tasks
 from spikereplay.errors import ConfigError, DataError
-from spikereplay.memory import PerTaskBatches, ReplayMemory
+from spikereplay.memory import make_buffer
 from spikereplay.metrics import failed_steps, summarize
 from spikereplay.model import SpikingConvNet, cpu_has_native_bf16, precision_warning, resolve_device
+from spikereplay.optim import Optimization
 from spikereplay.plots import accuracy_history
-from spikereplay.strategies import Naive, Replay, Scenario
+from spikereplay.scenarios import Scenario
+from spikereplay.strategies import resolve_strategy
 from spikereplay.trainer import RunState, Trainer, log_csv_text
 
 
@@ -37,29 +39,29 @@ def check_device(name: str) -> None:
 
 def build_tasks(cfg: Config):
     """The training stream and the tasks scored after each step (joint: one merged task)."""
-    mnist = load_mnist(cfg.data.root, download=cfg.data.download)
+    arrays = load_dataset(cfg.data.dataset, cfg.data.root, download=cfg.data.download)
     tasks = split_tasks(
-        mnist,
+        arrays,
         cfg.data.class_order,
         cfg.data.val_fraction,
         cfg.seed,
         cfg.data.train_per_class,
         cfg.data.test_per_class,
     )
-    stream = [merge_tasks(tasks)] if cfg.strategy == "joint" else tasks
+    stream = [merge_tasks(tasks)] if resolve_strategy(cfg.strategy).joint_stream else tasks
     return stream, tasks
 
 
 def build_trainer(cfg: Config, stream, eval_tasks, run_dir: Path) -> Trainer:
+    """config -> model, scenario, optimizer, memory and strategy -> the trainer."""
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
-    model = SpikingConvNet(cfg.model, cfg.precision).to(device)
-    scenario = Scenario(cfg.scenario, model, cfg.training.mask_unseen_classes)
-    if cfg.strategy == "replay":
-        memory = ReplayMemory(PerTaskBatches(cfg.memory.batches_per_task, cfg.memory.store_prob), cfg.seed)
-        strategy = Replay(model, scenario, cfg, device, memory)
-    else:
-        strategy = Naive(model, scenario, cfg, device)
+    info = dataset_info(cfg.data.dataset)
+    model = SpikingConvNet(cfg.model, info.image_shape, cfg.precision).to(device)
+    scenario = Scenario(cfg.scenario, model, info.num_classes, cfg.training.mask_unseen_classes)
+    strategy_class = resolve_strategy(cfg.strategy)
+    memory = make_buffer(cfg) if strategy_class.needs_memory else None
+    strategy = strategy_class(model, scenario, Optimization(model, cfg.training), cfg, device, memory)
     return Trainer(cfg, strategy, stream, eval_tasks, run_dir)
 
 
@@ -86,13 +88,17 @@ def training_warnings(trainer: Trainer, state: RunState) -> list[str]:
 def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: float) -> dict:
     run_dir = trainer.run_dir
     complete = state.steps_done == len(trainer.stream)
+    memory = trainer.strategy.memory
     metrics = {
         "complete": complete,
         "name": cfg.run_name,
         "scenario": cfg.scenario,
         "strategy": cfg.strategy,
         "seed": cfg.seed,
-        "batches_per_task": cfg.memory.batches_per_task if cfg.strategy == "replay" else 0,
+        "batches_per_task": cfg.memory.batches_per_task if memory is not None else 0,
+        "memory_policy": cfg.memory.resolved_policy if memory is not None else None,
+        "buffer_size": len(memory) if memory is not None else 0,
+        "buffer_bytes": memory.nbytes() if memory is not None else 0,
         "steps_done": state.steps_done,
         "num_steps_in_stream": len(trainer.stream),
         "task_classes": [list(t.classes) for t in trainer.eval_tasks],

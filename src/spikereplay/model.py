@@ -1,7 +1,7 @@
 """The convolutional SNN of the seed study, with a growable set of output heads.
 
-Backbone: Conv2d(1,12,5) -> max-pool 2 -> Leaky -> Conv2d(12,64,5) -> max-pool 2
--> Leaky -> flatten (1024). Heads: Linear(1024, n) each; all heads' outputs are
+Backbone: Conv2d(C,12,5) -> max-pool 2 -> Leaky -> Conv2d(12,64,5) -> max-pool 2
+-> Leaky -> flatten (1024 for 28x28 images). Heads: Linear(features, n) each; all heads' outputs are
 concatenated (in the order the heads were added) and pass one output Leaky.
 A Leaky is elementwise, so one Leaky over the concatenation equals one per head.
 
@@ -27,16 +27,26 @@ from torch import nn
 from spikereplay.config import ModelConfig
 from spikereplay.neuron import leaky_sequence, make_surrogate
 
-FEATURES = 64 * 4 * 4
+
+def backbone_features(image_shape: tuple[int, int, int]) -> int:
+    """Features after the two 5x5 convolutions (no padding) and 2x2 max-pools."""
+    _, height, width = image_shape
+    for _ in range(2):
+        height, width = (height - 4) // 2, (width - 4) // 2
+    if height < 1 or width < 1:
+        raise ValueError(f"images of shape {image_shape} are too small for two 5x5 conv + 2x2 pool stages")
+    return 64 * height * width
 
 
 class SpikingConvNet(nn.Module):
-    def __init__(self, cfg: ModelConfig, precision: str = "fp32"):
+    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], precision: str = "fp32"):
         super().__init__()
         self.cfg = cfg
         self.precision = precision
+        self.image_shape = tuple(image_shape)
+        self.features = backbone_features(self.image_shape)
         self.spike_fn = make_surrogate(cfg.surrogate, cfg.surrogate_slope)
-        self.conv1 = nn.Conv2d(1, 12, 5)
+        self.conv1 = nn.Conv2d(self.image_shape[0], 12, 5)
         self.conv2 = nn.Conv2d(12, 64, 5)
         self.heads = nn.ModuleList()
         # snn.Leaky modules: the textbook engine runs them; the fused engine reads their settings.
@@ -58,7 +68,7 @@ class SpikingConvNet(nn.Module):
     def add_head(self, num_classes: int) -> nn.Linear:
         device = self.conv1.weight.device
         # Constructed the same way for every init, so the RNG stream that follows does not depend on it.
-        head = nn.Linear(FEATURES, num_classes).to(device)
+        head = nn.Linear(self.features, num_classes).to(device)
         if self.cfg.head_init == "zero":
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
@@ -78,7 +88,7 @@ class SpikingConvNet(nn.Module):
     def forward(self, inputs: torch.Tensor, static: bool, num_steps: int):
         """Output spikes and membrane, each (T, B, num_outputs).
 
-        ``inputs``: (B, 1, 28, 28) if ``static`` (same at every step), else (T, B, 1, 28, 28).
+        ``inputs``: (B, C, H, W) if ``static`` (same at every step), else (T, B, C, H, W).
         """
         if not self.heads:
             raise RuntimeError("the model has no output head yet")

@@ -1,9 +1,11 @@
-"""The one training loop: naive, replay and joint all run through ``Trainer.fit``.
+"""The one training loop: every strategy, and joint training (a one-task stream), runs through
+``Trainer.fit``.
 
-After each step of the stream, every task seen so far is scored on its test
-split (row i of the accuracy matrix), and a checkpoint is written that holds
-everything needed to resume from there: model, optimizer(s), memory, RNG states,
-the matrix rows and the training log.
+For each task of the stream: the scenario and the optimizer grow their structure, the strategy's
+``observe`` takes every step, its ``end_task`` runs (then weight aligning, if asked). Every task
+seen so far is then scored on its test split (row i of the accuracy matrix), and a checkpoint is
+written that holds everything needed to resume from there: model, optimizer, scenario, strategy
+(memory included), RNG states, the matrix rows and the training log.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import torch
 from rich.progress import Progress
 
 from spikereplay import io as atomic
-from spikereplay.data import TaskData
+from spikereplay.datasets import TaskData
 from spikereplay.model import predict
+from spikereplay.strategies import Batch
+from spikereplay.strategies.weight_align import align_newest_head
 
-LOG_FIELDS = ["task", "epoch", "iteration", "loss", "val_accuracy", "elapsed_s"]
+LOG_FIELDS = ["task", "epoch", "iteration", "loss", "val_accuracy", "elapsed_s"]  # then any other loss terms
 EVAL_SEED_OFFSET = 1_000_003  # evaluation draws its spikes from its own seeded stream
 
 
@@ -80,16 +84,29 @@ def evaluate(strategy, images: torch.Tensor, labels: torch.Tensor, task_classes,
 
 def log_csv_text(rows: list[dict]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS)
+    terms = [key for row in rows for key in row if key not in LOG_FIELDS]
+    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS + list(dict.fromkeys(terms)))
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def upgrade_checkpoint(checkpoint: dict) -> dict:
+    """A checkpoint from before the strategies layout: the optimizer and the seen classes were kept
+    in the strategy's state."""
+    if "optimizer" in checkpoint:
+        return checkpoint
+    strategy = dict(checkpoint["strategy"])
+    optimizer = strategy.pop("optimizer")
+    scenario = {"seen_classes": strategy.pop("seen_classes", [])}
+    return {**checkpoint, "optimizer": optimizer, "scenario": scenario, "strategy": strategy}
 
 
 class Trainer:
     def __init__(self, cfg, strategy, stream: list[TaskData], eval_tasks: list[TaskData], run_dir: Path):
         self.cfg = cfg
         self.strategy = strategy
+        self.scenario, self.optim, self.model = strategy.scenario, strategy.optim, strategy.model
         self.stream = stream
         self.eval_tasks = eval_tasks
         self.run_dir = Path(run_dir)
@@ -106,7 +123,9 @@ class Trainer:
             self.checkpoint_path(state.steps_done - 1),
             {
                 "run_state": state.__dict__,
-                "model": self.strategy.model.state_dict(),
+                "model": self.model.state_dict(),
+                "optimizer": self.optim.state_dict(),
+                "scenario": self.scenario.state_dict(),
                 "strategy": self.strategy.state_dict(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -116,10 +135,13 @@ class Trainer:
 
     def restore(self, checkpoint: dict) -> RunState:
         """Rebuild heads and optimizer groups for the finished steps, then load their state."""
+        checkpoint = upgrade_checkpoint(checkpoint)
         state = RunState(**checkpoint["run_state"])
         for task in self.stream[: state.steps_done]:
-            self.strategy.begin_task(task)
-        self.strategy.model.load_state_dict(checkpoint["model"])
+            self.begin_task(task)
+        self.model.load_state_dict(checkpoint["model"])
+        self.optim.load_state_dict(checkpoint["optimizer"])
+        self.scenario.load_state_dict(checkpoint["scenario"])
         self.strategy.load_state_dict(checkpoint["strategy"])
         torch.set_rng_state(checkpoint["torch_rng"])
         if checkpoint.get("cuda_rng") is not None and torch.cuda.is_available():
@@ -149,34 +171,28 @@ class Trainer:
                 ti_row.append(None)
         return row, ti_row
 
+    def begin_task(self, task: TaskData) -> None:
+        """Structure only (resume replays it): the scenario's head, its optimizer group, the lr schedule."""
+        new_params = self.scenario.begin_task(task)
+        training = self.cfg.training
+        self.optim.begin_task(new_params, task.batches_per_epoch(training.batch_size) * training.epochs)
+        self.strategy.begin_task(task)
+
+    def end_task(self, task: TaskData, step: int) -> None:
+        self.strategy.end_task(task)
+        if self.cfg.training.weight_align and step > 0:
+            align_newest_head(self.model)
+
     def fit(self, state: RunState | None = None, on_step_done=None) -> RunState:
         state = state or RunState()
-        training = self.cfg.training
-        self.strategy.model.train()
+        self.model.train()
         with Progress(disable=not progress_enabled(self.cfg.output.progress), transient=False) as bar:
             for step in range(state.steps_done, len(self.stream)):
                 task = self.stream[step]
                 started = time.perf_counter()
-                self.strategy.begin_task(task)
-                n = task.train_x.shape[0]
-                batches_per_epoch = task.batches_per_epoch(training.batch_size)
-                bar_id = bar.add_task(f"task {step + 1}/{len(self.stream)}", total=batches_per_epoch * training.epochs)
-                running_loss, running_count = 0.0, 0
-                for epoch in range(training.epochs):
-                    self.strategy.before_epoch(task)
-                    order = torch.randperm(n, generator=self.shuffle_generator)
-                    for start in range(0, n, training.batch_size):
-                        idx = order[start : start + training.batch_size]
-                        loss = self.strategy.observe(task.train_x[idx], task.train_y[idx], task.task_id)
-                        running_loss += loss
-                        running_count += 1
-                        state.iteration += 1
-                        bar.update(bar_id, advance=1, description=f"task {step + 1} ep {epoch + 1} loss {loss:.3f}")
-                        if state.iteration % training.log_every == 0:
-                            state.log_rows.append(
-                                self._log_row(task, step, epoch, state, running_loss / running_count, started)
-                            )
-                            running_loss, running_count = 0.0, 0
+                self.begin_task(task)
+                self.train_task(task, step, state, bar, started)
+                self.end_task(task, step)
                 row, ti_row = self.eval_row(step)
                 state.matrix.append(row)
                 state.ti_matrix.append(ti_row)
@@ -187,7 +203,32 @@ class Trainer:
                     on_step_done(state)
         return state
 
-    def _log_row(self, task, step, epoch, state, mean_loss, started) -> dict:
+    def train_task(self, task: TaskData, step: int, state: RunState, bar, started: float) -> None:
+        training = self.cfg.training
+        n = task.train_x.shape[0]
+        bar_id = bar.add_task(
+            f"task {step + 1}/{len(self.stream)}", total=task.batches_per_epoch(training.batch_size) * training.epochs
+        )
+        sums: dict[str, float] = {}
+        count = 0
+        for epoch in range(training.epochs):
+            self.strategy.before_epoch(task)
+            order = torch.randperm(n, generator=self.shuffle_generator)
+            for start in range(0, n, training.batch_size):
+                idx = order[start : start + training.batch_size]
+                self.scenario.observe_labels(task.train_y[idx])
+                terms = self.strategy.observe(Batch(task.train_x[idx], task.train_y[idx], task.task_id))
+                for name, value in terms.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                count += 1
+                state.iteration += 1
+                bar.update(bar_id, advance=1, description=f"task {step + 1} ep {epoch + 1} loss {terms['loss']:.3f}")
+                if state.iteration % training.log_every == 0:
+                    means = {name: total / count for name, total in sums.items()}
+                    state.log_rows.append(self._log_row(task, step, epoch, state, means, started))
+                    sums, count = {}, 0
+
+    def _log_row(self, task, step, epoch, state, mean_terms: dict, started) -> dict:
         val_acc = None
         if self.cfg.training.val_samples > 0 and task.val_x.shape[0] > 0:
             k = self.cfg.training.val_samples
@@ -204,7 +245,8 @@ class Trainer:
             "task": step + 1,
             "epoch": epoch + 1,
             "iteration": state.iteration,
-            "loss": round(mean_loss, 5),
+            "loss": round(mean_terms.pop("loss"), 5),
             "val_accuracy": val_acc,
             "elapsed_s": round(state.train_seconds + time.perf_counter() - started, 2),
+            **{name: round(value, 5) for name, value in mean_terms.items()},
         }

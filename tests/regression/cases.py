@@ -33,7 +33,11 @@ CASES = {
         "replay": {"heads": "own"},
         "training": {"lr_schedule": "cosine", "warmup_steps": 5},
     },
-    "cil_separate_pass_mr5": {"strategy": "replay", "memory": {"batches_per_task": 5}, "replay": {"schedule": "separate_pass"}},
+    "cil_separate_pass_mr5": {
+        "strategy": "replay",
+        "memory": {"batches_per_task": 5},
+        "replay": {"schedule": "separate_pass"},
+    },
     "tf_joint": {"scenario": "task_free", "strategy": "joint", "data": {"class_order": [[0, 1], [2, 3], [4, 5]]}},
 }
 
@@ -56,7 +60,10 @@ def run_case(name: str, runs_dir: Path) -> dict:
     from spikereplay.experiment import run_experiment
 
     metrics = run_experiment(case_config(name, runs_dir), log=lambda *_: None)
-    return {"accuracy_matrix": metrics["accuracy_matrix"], "task_incremental_matrix": metrics["task_incremental_matrix"]}
+    return {
+        "accuracy_matrix": metrics["accuracy_matrix"],
+        "task_incremental_matrix": metrics["task_incremental_matrix"],
+    }
 
 
 if __name__ == "__main__":

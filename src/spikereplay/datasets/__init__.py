@@ -1,0 +1,52 @@
+"""Datasets: one small file each, registered here with the facts the rest of the code needs
+(number of classes, image shape), so that nothing else hard-codes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from spikereplay.datasets.tasks import ImageArrays, TaskData, merge_tasks, split_tasks
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    num_classes: int
+    image_shape: tuple[int, int, int]  # (channels, height, width) of one image
+    load: Callable[..., ImageArrays]  # load(root, download) -> the train and test arrays
+
+
+def _load_mnist(root=None, download=True) -> ImageArrays:
+    from spikereplay.datasets.mnist import load_mnist
+
+    return load_mnist(root, download=download)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo("mnist", 10, (1, 28, 28), _load_mnist),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    return DATASETS[name]
+
+
+def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
+    """The train and test arrays of dataset ``name``, checked against its registered facts."""
+    info = DATASETS[name]
+    arrays = info.load(root, download)
+    arrays.check(info.num_classes, name)
+    return arrays
+
+
+__all__ = [
+    "DATASETS",
+    "DatasetInfo",
+    "ImageArrays",
+    "TaskData",
+    "dataset_info",
+    "load_dataset",
+    "merge_tasks",
+    "split_tasks",
+]

@@ -1,0 +1,49 @@
+"""Loss terms on SNN outputs: small pure functions on spikes or membranes of shape [T, B, C].
+
+Per-sample losses (shape [B]) are returned where a strategy mixes samples of different origins,
+so that it decides how to average them.
+"""
+
+from __future__ import annotations
+
+import torch
+from snntorch import functional as SF
+
+_count_loss = SF.ce_count_loss(reduction="none")
+
+
+def column_targets(labels: torch.Tensor, columns: list[int], class_to_column: torch.Tensor, num_outputs: int):
+    """Each label's position among ``columns`` (task-local labels when ``columns`` is one head,
+    global labels when it is every head); RuntimeError if a label's column is not among them."""
+    label_columns = class_to_column[labels.cpu()]
+    position = torch.full((num_outputs,), -1, dtype=torch.long)
+    position[columns] = torch.arange(len(columns))
+    if (label_columns < 0).any() or (position[label_columns] < 0).any():
+        raise RuntimeError("a label falls outside the scored columns")
+    return position[label_columns]
+
+
+def count_loss(spikes: torch.Tensor, labels: torch.Tensor, columns: list[int], class_to_column: torch.Tensor):
+    """Per-sample ``ce_count_loss`` of ``spikes`` [T, B, C] restricted to ``columns``: the cross-entropy
+    of the softmax of the output spike counts (snnTorch's rate-coded loss)."""
+    targets = column_targets(labels, columns, class_to_column, spikes.shape[-1]).to(spikes.device)
+    index = torch.tensor(columns, device=spikes.device)
+    return _count_loss(spikes.index_select(-1, index), targets)
+
+
+def spike_counts(spikes: torch.Tensor) -> torch.Tensor:
+    """Output spike counts [B, C]: the SNN's logits for distillation and prediction."""
+    return spikes.sum(0)
+
+
+def distill_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Per-sample mean squared error between two [B, C] outputs (DER's logit matching)."""
+    return (student - teacher).pow(2).mean(-1)
+
+
+def distill_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Per-sample KL(teacher || student) of the softmaxes of [B, C] outputs at ``temperature``,
+    scaled by T^2 (Hinton et al. 2015; LwF, Li & Hoiem 2017)."""
+    log_student = torch.log_softmax(student / temperature, dim=-1)
+    log_teacher = torch.log_softmax(teacher / temperature, dim=-1)
+    return (log_teacher.exp() * (log_teacher - log_student)).sum(-1) * temperature**2

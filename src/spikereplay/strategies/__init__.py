@@ -1,0 +1,40 @@
+"""Continual-learning strategies, one small file each (see ``base.py`` for the interface).
+
+``strategy:`` in a config is a name below or an import path ``package.module:Class`` to a
+``Strategy`` subclass of your own (the current directory is importable).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from spikereplay.strategies.base import Batch, Strategy
+
+BUILTIN = {
+    "naive": "spikereplay.strategies.naive:Naive",
+    "joint": "spikereplay.strategies.naive:Joint",
+    "er": "spikereplay.strategies.er:ER",
+    "replay": "spikereplay.strategies.er:ER",  # phase 1's name for er; kept so its configs and results stay valid
+}
+
+
+def resolve_strategy(name: str) -> type[Strategy]:
+    """The Strategy class of ``name``; ValueError naming the valid choices if there is none."""
+    path = BUILTIN.get(name, name)
+    if ":" not in path:
+        raise ValueError(f"unknown strategy {name!r}: use one of {', '.join(BUILTIN)} or an import path 'module:Class'")
+    module_name, _, attribute = path.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"strategy import path {name!r} does not resolve ({exc})") from None
+    if not (isinstance(found, type) and issubclass(found, Strategy)):
+        raise ValueError(f"strategy {name!r} is not a subclass of spikereplay.strategies.Strategy")
+    return found
+
+
+__all__ = ["BUILTIN", "Batch", "Strategy", "resolve_strategy"]

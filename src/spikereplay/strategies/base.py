@@ -1,0 +1,117 @@
+"""The strategy interface. A strategy is one small class whose ``observe`` is the whole training
+step; the trainer owns the loop, the optimizer (``self.optim``) and the scenario's bookkeeping.
+
+- ``begin_task(task)``: structure only (resume replays it for every finished task);
+- ``before_epoch(task)``: rarely needed (the seed's separate replay pass);
+- ``observe(batch) -> dict``: one training step; returns its loss terms (``loss`` is the total),
+  every term is logged to ``train_log.csv``;
+- ``end_task(task)``: snapshots, Fisher information, ...; what it computes goes in ``state_dict``;
+- ``state_dict`` / ``load_state_dict``: everything needed for an exact resume.
+
+Class attributes: ``scenarios`` (refused at config load otherwise), ``needs_memory``, and
+``Params``, the pydantic model of the strategy's ``strategy_params``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, NamedTuple
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from spikereplay.encoding import encode
+from spikereplay.losses import count_loss
+from spikereplay.scenarios import SCENARIOS
+
+
+class Batch(NamedTuple):
+    images: torch.Tensor  # uint8, on the CPU
+    labels: torch.Tensor  # class indices
+    task_id: int  # known to the trainer; a strategy for task-free settings need not use it
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Strategy:
+    scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
+    needs_memory: ClassVar[bool] = False
+    joint_stream: ClassVar[bool] = False  # train on all tasks merged into one
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, model, scenario, optim, cfg, device: torch.device, memory=None):
+        self.model, self.scenario, self.optim, self.cfg, self.device = model, scenario, optim, cfg, device
+        self.memory = memory
+        self.params = self.Params.model_validate(cfg.strategy_params)
+
+    # -- the interface ---------------------------------------------------------
+    def begin_task(self, task) -> None:
+        pass
+
+    def before_epoch(self, task) -> None:
+        pass
+
+    def observe(self, batch: Batch) -> dict[str, float]:
+        raise NotImplementedError
+
+    def end_task(self, task) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {"memory": self.memory.state_dict()} if self.memory is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.memory is not None:
+            self.memory.load_state_dict(state["memory"])
+
+    # -- helpers ---------------------------------------------------------------
+    def outputs(self, images: torch.Tensor):
+        """Output spikes and membranes [T, B, C] of uint8 ``images``, encoded per the config."""
+        steps = self.cfg.training.num_steps
+        inputs, static = encode(self.cfg.encoding.kind, images.to(self.device), steps, self.cfg.encoding.gain)
+        return self.model(inputs, static, steps)
+
+    def current_columns(self, task_id: int) -> list[int]:
+        """The columns the current task's batch is scored on."""
+        if self.scenario.kind == "class_incremental" and self.cfg.training.current_heads == "own":
+            return self.scenario.task_columns[task_id]
+        return self.scenario.active_columns()
+
+    def current_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_id: int) -> torch.Tensor:
+        return count_loss(spikes, labels, self.current_columns(task_id), self.scenario.class_to_column)
+
+    def replay_columns(self, task_ids: torch.Tensor) -> list[int]:
+        """The columns replayed samples are scored on: every active one, or their own heads."""
+        if self.scenario.kind == "class_incremental" and self.cfg.replay.heads == "own":
+            return self.scenario.columns_of_tasks(task_ids)
+        return self.scenario.active_columns()
+
+    def replay_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_ids: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss of replayed samples, each on ``replay_columns``' rule."""
+        scenario = self.scenario
+        if scenario.kind == "class_incremental" and self.cfg.replay.heads == "own":
+            losses = torch.empty(labels.shape[0], device=spikes.device)
+            for tid in task_ids.unique().tolist():
+                rows = (task_ids == tid).nonzero().flatten().to(spikes.device)
+                group = count_loss(
+                    spikes.index_select(1, rows),
+                    labels[rows.cpu()],
+                    scenario.task_columns[tid],
+                    scenario.class_to_column,
+                )
+                losses[rows] = group
+            return losses
+        return count_loss(spikes, labels, scenario.active_columns(), scenario.class_to_column)
+
+    def replay_sample(self, count: int, task_id: int, names=None) -> dict | None:
+        """``count`` stored samples (with ``replay.shift_pixels`` augmentation), or None if none are eligible."""
+        from spikereplay.memory import random_shift
+
+        rows = self.memory.sample(count, task_id, names)
+        if rows is not None and self.cfg.replay.shift_pixels:
+            rows["images"] = random_shift(rows["images"], self.cfg.replay.shift_pixels, self.memory.generator)
+        return rows
+
+    def replay_batch_size(self, batch: Batch) -> int:
+        return self.cfg.replay.batch_size or batch.images.shape[0]

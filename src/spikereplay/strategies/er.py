@@ -1,0 +1,69 @@
+"""Experience replay (Chaudhry et al. 2019, "On tiny episodic memories").
+
+``interleaved``: each step trains on the current batch concatenated with a batch drawn from the
+buffer, one mean loss over both. ``separate_pass`` (the seed's schedule): before each epoch, one
+pass over the stored batches of earlier tasks with its own Adam at ``replay.lr``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from spikereplay.optim import minimize
+from spikereplay.strategies.base import Batch, Strategy
+
+
+class ER(Strategy):
+    needs_memory = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.replay_optimizer = None
+
+    def begin_task(self, task) -> None:
+        if self.cfg.replay.schedule == "separate_pass":
+            self.replay_optimizer = torch.optim.Adam(
+                self.model.parameters(), lr=self.cfg.replay.lr, betas=self.cfg.training.betas
+            )
+
+    def before_epoch(self, task) -> None:
+        if self.cfg.replay.schedule != "separate_pass":
+            return
+        for rows in self.memory.stored_batches(task.task_id):
+            spikes, _ = self.outputs(rows["images"])
+            losses = self.replay_losses(spikes, rows["labels"], rows["task_ids"])
+            minimize(self.model, self.replay_optimizer, losses.mean(), self.replay_columns(rows["task_ids"]))
+
+    def observe(self, batch: Batch) -> dict[str, float]:
+        self.memory.observe(batch.images, batch.labels, batch.task_id)
+        replayed = None
+        if self.cfg.replay.schedule == "interleaved":
+            replayed = self.replay_sample(
+                self.replay_batch_size(batch), batch.task_id, ("images", "labels", "task_ids")
+            )
+        if replayed is None:
+            spikes, _ = self.outputs(batch.images)
+            loss = self.current_losses(spikes, batch.labels, batch.task_id).mean()
+            return {"loss": self.optim.minimize(loss, self.current_columns(batch.task_id))}
+        spikes, _ = self.outputs(torch.cat([batch.images.cpu(), replayed["images"]]))
+        count = batch.images.shape[0]
+        new_losses = self.current_losses(spikes[:, :count], batch.labels, batch.task_id)
+        old_losses = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"])
+        scored = self.current_columns(batch.task_id) + self.replay_columns(replayed["task_ids"])
+        total = self.optim.minimize(torch.cat([new_losses, old_losses]).mean(), scored)
+        return {
+            "loss": total,
+            "current": float(new_losses.detach().mean()),
+            "replay": float(old_losses.detach().mean()),
+        }
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if self.replay_optimizer is not None:
+            state["replay_optimizer"] = self.replay_optimizer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        if self.replay_optimizer is not None and "replay_optimizer" in state:
+            self.replay_optimizer.load_state_dict(state["replay_optimizer"])
