@@ -20,7 +20,7 @@ test: setup
 	$(VENV)/bin/python -m pytest tests
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks *.py
+	$(VENV)/bin/ruff check src tests benchmarks examples *.py
 
 bench: setup
 	$(VENV)/bin/spikereplay bench

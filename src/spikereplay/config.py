@@ -31,6 +31,8 @@ class DataConfig(Section):
     train_per_class: int | None = Field(None, gt=0)  # subsample for quick runs and tests
     test_per_class: int | None = Field(None, gt=0)
     download: bool = True
+    # the split each task is scored on after every step: "val" for hyperparameter searches, never "test"
+    eval_split: Literal["test", "val"] = "test"
 
     @field_validator("class_order")
     @classmethod
@@ -214,24 +216,31 @@ class Config(Section):
             raise ValueError("strategy_params: " + "; ".join(describe_errors(exc))) from None
         memory = self.memory
         policy = memory.resolved_policy
-        if strategy.needs_memory and not memory.enabled:
-            what = {
-                None: "memory.size > 0 (samples), or memory.batches_per_task > 0 (the seed's batches per task)",
-                "per_task_batches": "memory.batches_per_task > 0",
-            }.get(memory.policy, "memory.size > 0")
-            raise ValueError(f"strategy {self.strategy!r} needs a buffer: set {what}")
+        if memory.size and memory.batches_per_task:
+            raise ValueError(
+                "memory.size (samples) and memory.batches_per_task (the seed's batches per task) size "
+                "different policies: give one"
+            )
         if policy != "per_task_batches" and memory.batches_per_task:
             raise ValueError(
                 f"memory.batches_per_task belongs to policy per_task_batches, not {policy}; set memory.size"
             )
         if policy == "per_task_batches" and memory.size:
             raise ValueError("memory.size does not apply to policy per_task_batches: set memory.batches_per_task")
+        if strategy.needs_memory and not memory.enabled:
+            what = {
+                None: "memory.size > 0 (samples), or memory.batches_per_task > 0 (the seed's batches per task)",
+                "per_task_batches": "memory.batches_per_task > 0",
+            }.get(memory.policy, "memory.size > 0")
+            raise ValueError(f"strategy {self.strategy!r} needs a buffer: set {what}")
         if policy == "class_balanced" and 0 < memory.size < len(flat):
             raise ValueError(
                 f"memory.size {memory.size} is under one slot per class for class_balanced ({len(flat)} classes)"
             )
         if self.replay.schedule == "separate_pass" and strategy.needs_memory and policy != "per_task_batches":
             raise ValueError("replay.schedule separate_pass replays stored batches: it needs policy per_task_batches")
+        if self.data.eval_split == "val" and self.data.val_fraction == 0:
+            raise ValueError("data.eval_split val needs data.val_fraction > 0")
         if self.training.weight_align and self.scenario != "class_incremental":
             raise ValueError("training.weight_align aligns class-incremental heads: scenario is task_free")
         return self

@@ -7,6 +7,7 @@ checkpoints/task_<i>.pt and accuracy_history.png. metrics.json carries
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import re
 import shutil
@@ -49,6 +50,8 @@ def build_tasks(cfg: Config):
         cfg.data.test_per_class,
     )
     stream = [merge_tasks(tasks)] if resolve_strategy(cfg.strategy).joint_stream else tasks
+    if cfg.data.eval_split == "val":
+        tasks = [dataclasses.replace(task, test_x=task.val_x, test_y=task.val_y) for task in tasks]
     return stream, tasks
 
 
@@ -95,6 +98,7 @@ def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: 
         "scenario": cfg.scenario,
         "strategy": cfg.strategy,
         "seed": cfg.seed,
+        "eval_split": cfg.data.eval_split,
         "batches_per_task": cfg.memory.batches_per_task if memory is not None else 0,
         "memory_policy": cfg.memory.resolved_policy if memory is not None else None,
         "buffer_size": len(memory) if memory is not None else 0,

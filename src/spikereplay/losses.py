@@ -31,14 +31,18 @@ def count_loss(spikes: torch.Tensor, labels: torch.Tensor, columns: list[int], c
     return _count_loss(spikes.index_select(-1, index), targets)
 
 
-def spike_counts(spikes: torch.Tensor) -> torch.Tensor:
-    """Output spike counts [B, C]: the SNN's logits for distillation and prediction."""
-    return spikes.sum(0)
+def snn_logits(spikes: torch.Tensor, mems: torch.Tensor, kind: str) -> torch.Tensor:
+    """What plays the role of logits [B, C] for an SNN: output spike ``counts`` (what the count loss
+    and the prediction use) or the summed output ``membrane`` potential (graded, never tied)."""
+    return spikes.sum(0) if kind == "counts" else mems.sum(0)
 
 
 def distill_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Per-sample mean squared error between two [B, C] outputs (DER's logit matching)."""
-    return (student - teacher).pow(2).mean(-1)
+    """Per-sample mean squared error between [B, C] outputs over the columns where ``teacher`` is
+    not NaN (DER's logit matching; NaN marks outputs that did not exist when the target was stored)."""
+    known = ~torch.isnan(teacher)
+    squared = torch.where(known, student - teacher.nan_to_num(), torch.zeros_like(student)).pow(2)
+    return squared.sum(-1) / known.sum(-1).clamp(min=1)
 
 
 def distill_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -47,3 +51,10 @@ def distill_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float)
     log_student = torch.log_softmax(student / temperature, dim=-1)
     log_teacher = torch.log_softmax(teacher / temperature, dim=-1)
     return (log_teacher.exp() * (log_teacher - log_student)).sum(-1) * temperature**2
+
+
+def quadratic_penalty(params: dict, importance: dict, anchor: dict) -> torch.Tensor:
+    """sum_i importance_i * (param_i - anchor_i)^2 over the parameters named in ``importance``
+    (EWC, Kirkpatrick et al. 2017; SI, Zenke et al. 2017). Parameters added later are free."""
+    terms = [(weight * (params[name] - anchor[name]).pow(2)).sum() for name, weight in importance.items()]
+    return torch.stack(terms).sum() if terms else torch.zeros(())

@@ -9,13 +9,16 @@ Sweep file keys (unknown keys are refused):
     grid:        dotted key -> list of values; the cartesian product gives the points
     points:      extra explicit points, each a mapping of dotted key -> value
 
-Run names: ``<cil|tf>_<strategy>[_mr<k>]_seed<s>``, plus a 6-hex hash of any other key the
-point varies (e.g. ``cil_replay_mr40_seed0_3fa2c1`` for a replay.schedule grid).
+Run names: ``<cil|tf>_<strategy>[_mr<k>|_m<size>]_seed<s>``, plus a 6-hex hash of any other key
+the point varies (e.g. ``cil_replay_mr40_seed0_3fa2c1`` for a replay.schedule grid); ``mr<k>`` is
+the seed's batches per task, ``m<size>`` a buffer of that many samples.
 
 Memory rule: a point that sets ``memory.batches_per_task`` picks the strategy with it
 (> 0 turns naive into replay, 0 turns replay into naive), so a grid over memory sizes yields
 the naive baseline and the replay runs from one base config; joint stores nothing, so its
-memory is set to 0 and a strategy x memory grid gives one joint run.
+memory is set to 0 and a strategy x memory grid gives one joint run. Likewise a point that sets
+``memory.size`` for a strategy without a buffer (naive, lwf, ewc_on, si, joint) gets size 0, so
+a strategy x ``memory.size`` grid runs each of those once.
 
 The resolved sweep file is recorded as ``<sweep dir>/sweeps/<file stem>.yaml``. Each
 finished run appends one JSON line to ``<sweep dir>/results.jsonl``; a run already
@@ -43,11 +46,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from spikereplay.config import Config, apply_overrides, format_validation_error, load_config, read_yaml_mapping
 from spikereplay.errors import ConfigError
+from spikereplay.strategies import resolve_strategy
 
 RESULTS_FILE = "results.jsonl"
 SCENARIO_ABBREV = {"class_incremental": "cil", "task_free": "tf"}
 # Keys that already appear in a run name in readable form; any other varied key goes into its hash.
-NAMED_KEYS = ("scenario", "strategy", "memory.batches_per_task", "seed")
+NAMED_KEYS = ("scenario", "strategy", "memory.batches_per_task", "memory.size", "seed")
 METRIC_KEYS = (
     "accuracy_matrix",
     "average_accuracy",
@@ -55,6 +59,9 @@ METRIC_KEYS = (
     "forgetting",
     "backward_transfer",
     "task_incremental_final_average_accuracy",
+    "memory_policy",
+    "buffer_size",
+    "buffer_bytes",
     "train_seconds",
     "warnings",
 )
@@ -125,9 +132,15 @@ def _raw_base(base: Path | None) -> dict:
 
 def memory_rule(raw: dict, values: dict[str, Any]) -> list[str]:
     """The overrides the memory rule adds to a point (see the module docstring)."""
+    strategy = raw.get("strategy", Config.model_fields["strategy"].default)
+    if values.get("memory.size", 0) != 0:
+        try:
+            needs_memory = resolve_strategy(strategy).needs_memory
+        except ValueError:
+            return []  # the point's validation names the bad strategy
+        return [] if needs_memory else ["memory.size=0"]
     if "memory.batches_per_task" not in values:
         return []
-    strategy = raw.get("strategy", Config.model_fields["strategy"].default)
     memory = values["memory.batches_per_task"]
     if strategy == "naive" and isinstance(memory, int) and memory > 0:
         return ["strategy=replay"]
@@ -140,9 +153,10 @@ def memory_rule(raw: dict, values: dict[str, Any]) -> list[str]:
 
 def run_name(cfg: Config, values: dict[str, Any]) -> str:
     """``<scenario>_<strategy>[_mr<k>]_seed<s>[_<hash of the other varied keys>]``."""
-    parts = [SCENARIO_ABBREV[cfg.scenario], cfg.strategy]
-    if cfg.strategy == "replay":
-        parts.append(f"mr{cfg.memory.batches_per_task}")
+    parts = [SCENARIO_ABBREV[cfg.scenario], cfg.strategy.replace(":", "-").replace(".", "-")]
+    if resolve_strategy(cfg.strategy).needs_memory:
+        policy = cfg.memory.resolved_policy
+        parts.append(f"mr{cfg.memory.batches_per_task}" if policy == "per_task_batches" else f"m{cfg.memory.size}")
     parts.append(f"seed{cfg.seed}")
     other = {k: v for k, v in values.items() if k not in NAMED_KEYS}
     if other:
@@ -227,7 +241,7 @@ def append_result(path: Path, record: dict) -> bool:
 
 def result_record(point: Point, metrics: dict) -> dict:
     cfg = point.config
-    replay = cfg.strategy == "replay"
+    replay = resolve_strategy(cfg.strategy).needs_memory
     return {
         "run": point.name,
         "point": point.values,

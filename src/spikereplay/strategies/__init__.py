@@ -17,6 +17,13 @@ BUILTIN = {
     "joint": "spikereplay.strategies.naive:Joint",
     "er": "spikereplay.strategies.er:ER",
     "replay": "spikereplay.strategies.er:ER",  # phase 1's name for er; kept so its configs and results stay valid
+    "er_ace": "spikereplay.strategies.er_ace:ERACE",
+    "der": "spikereplay.strategies.der:DER",
+    "derpp": "spikereplay.strategies.der:DERpp",
+    "agem": "spikereplay.strategies.agem:AGEM",
+    "lwf": "spikereplay.strategies.lwf:LwF",
+    "ewc_on": "spikereplay.strategies.ewc_on:EWCOnline",
+    "si": "spikereplay.strategies.si:SI",
 }
 
 

@@ -14,13 +14,13 @@ Class attributes: ``scenarios`` (refused at config load otherwise), ``needs_memo
 
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import torch
 from pydantic import BaseModel, ConfigDict
 
 from spikereplay.encoding import encode
-from spikereplay.losses import count_loss
+from spikereplay.losses import count_loss, snn_logits
 from spikereplay.scenarios import SCENARIOS
 
 
@@ -32,6 +32,11 @@ class Batch(NamedTuple):
 
 class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class LogitParams(NoParams):
+    # what stands for an SNN's logits in distillation: output spike counts or summed membrane
+    logits: Literal["counts", "membrane"] = "counts"
 
 
 class Strategy:
@@ -71,6 +76,17 @@ class Strategy:
         steps = self.cfg.training.num_steps
         inputs, static = encode(self.cfg.encoding.kind, images.to(self.device), steps, self.cfg.encoding.gain)
         return self.model(inputs, static, steps)
+
+    def logits(self, spikes: torch.Tensor, mems: torch.Tensor) -> torch.Tensor:
+        """[B, C] logits per ``strategy_params.logits`` (spike counts by default)."""
+        return snn_logits(spikes, mems, getattr(self.params, "logits", "counts"))
+
+    def padded_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits widened to one column per class of the dataset, NaN where no output exists yet,
+        so that logits stored at different times fit one buffer field."""
+        padded = torch.full((logits.shape[0], self.scenario.num_classes), float("nan"), device=logits.device)
+        padded[:, : logits.shape[1]] = logits
+        return padded
 
     def current_columns(self, task_id: int) -> list[int]:
         """The columns the current task's batch is scored on."""

@@ -1,0 +1,56 @@
+"""Dark Experience Replay (Buzzega et al., NeurIPS 2020): the buffer keeps the network's logits of
+each sample as it was stored, and replayed samples are pulled back to them (MSE). DER++ adds a
+cross-entropy term on a second, independent draw from the buffer.
+
+For an SNN, the logits are the output spike counts (or the summed output membrane:
+``strategy_params.logits``). In class-incremental runs a logit stored before a head existed is
+NaN and not distilled.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from spikereplay.losses import distill_mse
+from spikereplay.strategies.base import Batch, LogitParams, Strategy
+
+
+class DER(Strategy):
+    needs_memory = True
+
+    class Params(LogitParams):
+        alpha: float = Field(0.3, ge=0.0)  # weight of the logit-matching term
+        beta: float = Field(0.0, ge=0.0)  # weight of the replayed cross-entropy (DER++; 0 for DER)
+
+    def observe(self, batch: Batch) -> dict[str, float]:
+        count = batch.images.shape[0]
+        draws = 1 + (self.params.beta > 0)
+        replayed = [self.replay_sample(self.replay_batch_size(batch), batch.task_id) for _ in range(draws)]
+        replayed = [rows for rows in replayed if rows is not None]
+        images = torch.cat([batch.images.cpu(), *(rows["images"] for rows in replayed)])
+        spikes, mems = self.outputs(images)
+        current = self.current_losses(spikes[:, :count], batch.labels, batch.task_id).mean()
+        loss, terms, scored = current, {"current": float(current.detach())}, self.current_columns(batch.task_id)
+        if replayed:
+            start, end = count, count + replayed[0]["labels"].shape[0]
+            logits = self.logits(spikes[:, start:end], mems[:, start:end])
+            stored = replayed[0]["logits"][:, : logits.shape[1]].to(logits.device)  # later heads: NaN anyway
+            distill = distill_mse(logits, stored).mean()
+            loss = loss + self.params.alpha * distill
+            terms["distill"] = float(distill.detach())
+            scored = scored + self.replay_columns(replayed[0]["task_ids"])
+        if len(replayed) == 2:
+            second = replayed[1]
+            replay_ce = self.replay_losses(spikes[:, end:], second["labels"], second["task_ids"]).mean()
+            loss = loss + self.params.beta * replay_ce
+            terms["replay"] = float(replay_ce.detach())
+            scored = scored + self.replay_columns(second["task_ids"])
+        current_logits = self.logits(spikes[:, :count], mems[:, :count]).detach()
+        self.memory.observe(batch.images, batch.labels, batch.task_id, {"logits": self.padded_logits(current_logits)})
+        return {"loss": self.optim.minimize(loss, scored), **terms}
+
+
+class DERpp(DER):
+    class Params(DER.Params):
+        beta: float = Field(0.5, ge=0.0)

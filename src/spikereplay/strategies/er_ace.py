@@ -1,0 +1,52 @@
+"""ER with asymmetric cross-entropy (ER-ACE; Caccia et al., ICLR 2022, "New Insights on Reducing
+Abrupt Representation Change in Online Continual Learning"): the current batch's loss leaves out
+the outputs of the old classes absent from the batch, so new classes do not push old ones down;
+the replayed batch is scored on all the classes seen so far. The two losses are added."""
+
+from __future__ import annotations
+
+import torch
+
+from spikereplay.losses import count_loss
+from spikereplay.strategies.base import Batch, Strategy
+
+
+class ERACE(Strategy):
+    needs_memory = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.classes_before_task: set[int] = set()
+
+    def end_task(self, task) -> None:
+        self.classes_before_task = set(self.scenario.seen_classes)  # the next task's old classes
+
+    def current_columns_ace(self, labels: torch.Tensor) -> list[int]:
+        """Every active column except those of old classes that this batch does not hold."""
+        absent_old = self.classes_before_task - set(labels.tolist())
+        masked = set(self.scenario.columns_of(absent_old))
+        return [column for column in self.scenario.active_columns() if column not in masked]
+
+    def observe(self, batch: Batch) -> dict[str, float]:
+        self.memory.observe(batch.images, batch.labels, batch.task_id)
+        replayed = (
+            self.replay_sample(self.replay_batch_size(batch), batch.task_id) if self.classes_before_task else None
+        )
+        images = batch.images.cpu() if replayed is None else torch.cat([batch.images.cpu(), replayed["images"]])
+        spikes, _ = self.outputs(images)
+        count = batch.images.shape[0]
+        columns = self.current_columns_ace(batch.labels)
+        current = count_loss(spikes[:, :count], batch.labels, columns, self.scenario.class_to_column).mean()
+        if replayed is None:
+            return {"loss": self.optim.minimize(current, columns), "current": float(current.detach())}
+        replay = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"]).mean()
+        scored = columns + self.replay_columns(replayed["task_ids"])
+        total = self.optim.minimize(current + replay, scored)
+        return {"loss": total, "current": float(current.detach()), "replay": float(replay.detach())}
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "classes_before_task": sorted(self.classes_before_task)}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.classes_before_task = set(state["classes_before_task"])
