@@ -151,3 +151,48 @@ def test_task_histories_skip_rows_without_history(records, tmp_path):
     assert not (tmp_path / "j.png").exists()
     assert report.plot_task_histories(rows, "class_incremental", tmp_path / "all.png")
     assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def strategy_record(run, strategy, size, seed, final, task_il, policy="reservoir"):
+    return {
+        "run": run,
+        "point": {"strategy": strategy, "memory.size": size, "seed": seed},
+        "scenario": "class_incremental",
+        "strategy": strategy,
+        "memory_policy": policy if size else None,
+        "buffer_size": size,
+        "buffer_bytes": size * 800,
+        "seed": seed,
+        "final_average_accuracy": final,
+        "task_incremental_final_average_accuracy": task_il,
+        "forgetting": 1.0,
+        "backward_transfer": -1.0,
+        "accuracy_matrix": [[final]],
+        "average_accuracy": [final],
+    }
+
+
+def test_strategies_report_rows_beside_the_ann_numbers(tmp_path):
+    import json
+
+    from spikereplay.report_strategies import is_strategies_sweep
+
+    records = [
+        strategy_record("er200s0", "er", 200, 0, 90.0, 99.0),
+        strategy_record("er200s1", "er", 200, 1, 92.0, 99.5),
+        strategy_record("lwf0", "lwf", 0, 0, 20.0, 95.0),
+        strategy_record("derpp5120s0", "derpp", 5120, 0, 97.0, 99.8),
+    ]
+    assert is_strategies_sweep(records) and not is_strategies_sweep(list(read_results(FIXTURE).values()))
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    written = report.write_report(tmp_path)
+    text = written[0].read_text()
+    # er at 200: mean 91, sample std sqrt(2); the DER paper's ANN ER at 200 is 80.43 / 97.86
+    assert "| class_incremental | er | 200 | 91.00 ± 1.41 | 99.25 ± 0.35 | 2 | 80.43 | 97.86 |" in text
+    assert "| class_incremental | lwf | – | 20.00 | 95.00 | 1 | 19.62 | 94.11 |" in text
+    assert "| class_incremental | derpp | 5120 | 97.00 | 99.80 | 1 | 95.30 | 99.47 |" in text
+    lines = text.splitlines()
+    assert lines.index(next(line for line in lines if "| lwf |" in line)) < lines.index(
+        next(line for line in lines if "| er | 200" in line)
+    )  # buffer-free methods first, then by buffer
+    assert (tmp_path / "final_vs_buffer.png").read_bytes()[:4] == b"\x89PNG"

@@ -70,6 +70,30 @@ def test_grid_expansion_names_and_memory_rule(tmp_path):
     assert cfg.run_dir == (tmp_path / "out" / "runs" / "cil_replay_mr10_seed0").resolve()
 
 
+def test_grids_per_strategy_and_buffer_sizes_in_samples(tmp_path):
+    path = write_sweep(
+        tmp_path / "s.yaml",
+        base=str(BASE),
+        grids=[
+            {"strategy": ["naive", "lwf", "joint"], "memory.size": [200, 500], "seed": [0]},
+            {"strategy": ["der"], "strategy_params.alpha": [0.5], "memory.size": [200, 500], "seed": [0]},
+        ],
+    )
+    points = expand_file(path, tmp_path / "out")
+    by_name = {p.name: p.config for p in points}
+    # a strategy without a buffer runs once: the memory rule sets its size to 0
+    assert [name.rsplit("_", 1)[0] if "der" in name else name for name in by_name] == [
+        "cil_naive_seed0",
+        "cil_lwf_seed0",
+        "cil_joint_seed0",
+        "cil_der_m200_seed0",
+        "cil_der_m500_seed0",
+    ]
+    der = next(cfg for name, cfg in by_name.items() if name.startswith("cil_der_m500"))
+    assert der.memory.size == 500 and der.strategy_params == {"alpha": 0.5}
+    assert by_name["cil_lwf_seed0"].memory.size == 0
+
+
 def test_memory_zero_turns_replay_base_naive(tmp_path):
     path = write_sweep(
         tmp_path / "s.yaml",

@@ -333,6 +333,13 @@ def write_report(directory: Path) -> list[Path]:
     records = list(read_results(directory / RESULTS_FILE).values())
     if not records:
         raise SpikeReplayError(f"no results in {directory / RESULTS_FILE}: run the sweep first")
+    from spikereplay.report_strategies import is_strategies_sweep, plot_final_vs_buffer, render_strategies_report
+
+    if is_strategies_sweep(records):
+        written = [directory / "report.md", directory / "final_vs_buffer.png"]
+        atomic.write_text(written[0], render_strategies_report(records, directory.name))
+        plot_final_vs_buffer(records, written[1])
+        return written
     groups = group_rows(records)
     written = [directory / "report.md"]
     atomic.write_text(written[0], render_report(records, directory.name))

@@ -7,6 +7,8 @@ Sweep file keys (unknown keys are refused):
     base:        base config, relative to the sweep file (default: the schema defaults)
     overrides:   dotted ``key=value`` overrides applied to every point
     grid:        dotted key -> list of values; the cartesian product gives the points
+    grids:       a list of such grids, each expanded on its own (e.g. one per strategy, with its
+                 own strategy_params)
     points:      extra explicit points, each a mapping of dotted key -> value
 
 Run names: ``<cil|tf>_<strategy>[_mr<k>|_m<size>]_seed<s>``, plus a 6-hex hash of any other key
@@ -75,6 +77,7 @@ class SweepSpec(BaseModel):
     base: str | None = None
     overrides: list[str] = Field(default_factory=list)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
+    grids: list[dict[str, list[Any]]] = Field(default_factory=list)
     points: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("grid")
@@ -84,6 +87,13 @@ class SweepSpec(BaseModel):
         if empty:
             raise ValueError(f"grid keys without values: {empty}")
         return grid
+
+    @field_validator("grids")
+    @classmethod
+    def _each_grid_non_empty(cls, grids: list[dict[str, list]]) -> list[dict[str, list]]:
+        for grid in grids:
+            cls._values_non_empty(grid)
+        return grids
 
 
 class Point(BaseModel):
@@ -117,13 +127,18 @@ def yaml_value(value: Any) -> str:
     return text.removesuffix("...").strip()
 
 
+def grid_values(grid: dict[str, list]) -> list[dict[str, Any]]:
+    """The cartesian product of one grid, in file order."""
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*grid.values())] if grid else []
+
+
 def point_values(spec: SweepSpec) -> list[dict[str, Any]]:
-    """The grid's cartesian product (in file order), then the explicit points."""
-    grid = []
-    if spec.grid:
-        keys = list(spec.grid)
-        grid = [dict(zip(keys, combo)) for combo in itertools.product(*spec.grid.values())]
-    return grid + [dict(p) for p in spec.points]
+    """The grid's cartesian product (in file order), then each of ``grids``, then the explicit points."""
+    values = grid_values(spec.grid)
+    for grid in spec.grids:
+        values += grid_values(grid)
+    return values + [dict(p) for p in spec.points]
 
 
 def _raw_base(base: Path | None) -> dict:

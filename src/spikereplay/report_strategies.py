@@ -1,0 +1,140 @@
+"""The strategies benchmark's report: one row per method and buffer, class-IL and task-IL from the
+same runs (mean ± sample std over seeds), beside the ANN numbers published for Split-MNIST, and
+every run's record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spikereplay.report import format_mean_std
+
+# Buzzega et al., NeurIPS 2020 (DER), Table 2, S-MNIST: a 2x100 MLP, 1 epoch, batch 10.
+# (class-IL, task-IL) by method and buffer size; None = no buffer.
+PUBLISHED_ANN = {
+    ("er", 200): (80.43, 97.86),
+    ("er", 500): (86.12, 99.04),
+    ("er", 5120): (93.40, 99.33),
+    ("agem", 200): (45.72, 98.61),
+    ("agem", 500): (46.66, 98.93),
+    ("agem", 5120): (54.24, 98.93),
+    ("der", 200): (84.55, 98.80),
+    ("der", 500): (90.54, 98.84),
+    ("der", 5120): (94.90, 99.29),
+    ("derpp", 200): (85.61, 98.76),
+    ("derpp", 500): (91.00, 98.94),
+    ("derpp", 5120): (95.30, 99.47),
+    ("joint", None): (95.57, 99.51),
+    ("naive", None): (19.60, 94.94),
+    ("ewc_on", None): (20.46, 98.39),
+    ("si", None): (19.27, 96.00),
+    ("lwf", None): (19.62, 94.11),
+}
+# CLS-ER (Arani et al., ICLR 2022), class-IL on S-MNIST at buffers 200 / 500 / 5120, for reference.
+CLS_ER = {200: 89.54, 500: 92.05, 5120: 95.73}
+METHOD_ORDER = ["naive", "lwf", "ewc_on", "si", "er", "er_ace", "agem", "der", "derpp", "joint"]
+RECORD_COLUMNS = (
+    "strategy",
+    "memory_policy",
+    "buffer_size",
+    "buffer_bytes",
+    "scenario",
+    "seed",
+    "final_average_accuracy",
+    "task_incremental_final_average_accuracy",
+    "forgetting",
+    "backward_transfer",
+)
+
+
+def is_strategies_sweep(records: list[dict]) -> bool:
+    """Whether the runs size their buffers in samples (the strategies benchmark's kind of sweep)."""
+    return any(r.get("memory_policy") in ("reservoir", "class_balanced") for r in records) or any(
+        r["strategy"] in METHOD_ORDER and r["strategy"] not in ("naive", "joint") for r in records
+    )
+
+
+def buffer_of(record: dict) -> int | None:
+    size = (record.get("point") or {}).get("memory.size")
+    return size if record.get("memory_policy") in ("reservoir", "class_balanced") else None
+
+
+def method_rows(records: list[dict]) -> dict[tuple, list[dict]]:
+    """(scenario, method, buffer) -> its runs, in table order."""
+    rows: dict[tuple, list[dict]] = {}
+    for record in records:
+        rows.setdefault((record["scenario"], record["strategy"], buffer_of(record)), []).append(record)
+
+    def order(key):
+        scenario, method, buffer = key
+        rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+        return (scenario, buffer is not None, buffer or 0, rank, method)
+
+    return {key: rows[key] for key in sorted(rows, key=order)}
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def render_strategies_report(records: list[dict], title: str) -> str:
+    lines = [
+        f"# {title}",
+        "",
+        "Final average accuracy, %, mean ± sample std over seeds (n). class-IL: prediction over every "
+        "output; task-IL: prediction restricted to the task's own classes, from the same runs. "
+        "ANN: Buzzega et al. 2020 (DER), 2x100 MLP, 1 epoch, batch 10.",
+        "",
+        "| scenario | method | buffer | class-IL | task-IL | n | ANN class-IL | ANN task-IL |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (scenario, method, buffer), runs in method_rows(records).items():
+        ann = PUBLISHED_ANN.get((method, buffer), (None, None))
+        lines.append(
+            f"| {scenario} | {method} | {buffer if buffer is not None else '–'} | "
+            f"{format_mean_std([r['final_average_accuracy'] for r in runs], 2)} | "
+            f"{format_mean_std([r.get('task_incremental_final_average_accuracy') for r in runs], 2)} | {len(runs)} | "
+            f"{_fmt(ann[0])} | {_fmt(ann[1])} |"
+        )
+    lines += ["", f"CLS-ER (class-IL, ICLR 2022): {', '.join(f'{k}: {v}' for k, v in CLS_ER.items())}.", ""]
+    lines += ["## Runs", "", "| run | " + " | ".join(RECORD_COLUMNS) + " |", "|---" * (len(RECORD_COLUMNS) + 1) + "|"]
+    for record in sorted(records, key=lambda r: r["run"]):
+        cells = [record["run"]] + [
+            _fmt(record.get(c)) if isinstance(record.get(c), float) else str(record.get(c, "–")) for c in RECORD_COLUMNS
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_final_vs_buffer(records: list[dict], path: Path) -> None:
+    """Class-IL runs' final accuracy vs buffer size per method (solid), the ANN numbers (dashed, x), and
+    the buffer-free methods as horizontal lines."""
+    import matplotlib.pyplot as plt
+
+    from spikereplay.plots import save_figure
+    from spikereplay.report import mean_std
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    rows = method_rows([r for r in records if r["scenario"] == "class_incremental"])
+    colors: dict[str, str] = {}
+    for _, method, _ in rows:
+        colors.setdefault(method, f"C{len(colors) % 10}")
+    for method, color in colors.items():
+        points = sorted(
+            (buffer, mean_std([r["final_average_accuracy"] for r in runs])[0])
+            for (_, m, buffer), runs in rows.items()
+            if m == method and buffer is not None
+        )
+        if points:
+            ax.plot(*zip(*points), marker="o", color=color, label=method)
+            ann = [(b, PUBLISHED_ANN[(method, b)][0]) for b, _ in points if (method, b) in PUBLISHED_ANN]
+            if ann:
+                ax.plot(*zip(*ann), "--", marker="x", color=color, alpha=0.6, label=f"{method} (ANN)")
+        else:
+            value = mean_std(
+                [r["final_average_accuracy"] for (_, m, _), runs in rows.items() if m == method for r in runs]
+            )[0]
+            ax.axhline(value, color=color, linestyle=":", label=f"{method} (no buffer)")
+    ax.set(xscale="log", xlabel="buffer (samples)", ylabel="class-IL final average accuracy (%)", ylim=(0, 101))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    save_figure(fig, path)
