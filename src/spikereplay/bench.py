@@ -35,12 +35,12 @@ VARIANTS = {
 REFERENCE = "textbook fp32 (reference)"
 
 
-def make_model(engine: str, precision: str, compile_scan: bool, seed: int = 0) -> SpikingConvNet:
+def make_model(engine: str, precision: str, compile_scan: bool, seed: int = 0, device: str = "cpu") -> SpikingConvNet:
     torch.manual_seed(seed)
     mnist = dataset_info("mnist")  # the benchmark runs the seed study's network on MNIST-shaped inputs
     model = SpikingConvNet(ModelConfig(engine=engine, compile=compile_scan), mnist.image_shape, precision)
     model.add_head(mnist.num_classes)
-    return model
+    return model.to(device)
 
 
 def train_step_fn(model, images, labels, num_steps):
@@ -70,31 +70,39 @@ def eval_step_fn(model, images, num_steps, reference: bool):
     return step
 
 
-def throughput(step, samples_per_call: int, seconds: float) -> float:
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)  # GPU work is asynchronous: time it to its end
+
+
+def throughput(step, samples_per_call: int, seconds: float, device: str = "cpu") -> float:
     for _ in range(3):  # warm-up (and compile)
         step()
+    _synchronize(device)
     calls, started = 0, time.perf_counter()
     while calls < 2 or time.perf_counter() - started < seconds:
         step()
         calls += 1
+    _synchronize(device)
     return calls * samples_per_call / (time.perf_counter() - started)
 
 
 def run_benchmark(
-    batch_sizes, num_steps: int, eval_batch: int, rounds: int, seconds: float, variants=None, log=print
+    batch_sizes, num_steps: int, eval_batch: int, rounds: int, seconds: float, variants=None, log=print, device="cpu"
 ) -> list[dict]:
     """Median throughput of each variant (default: all) and its ratio to the reference."""
     chosen = {REFERENCE: VARIANTS[REFERENCE], **{n: VARIANTS[n] for n in (variants or VARIANTS)}}
     torch.manual_seed(0)
     rows = []
     for batch in batch_sizes:
-        images = torch.randint(0, 256, (max(batch, eval_batch), *dataset_info("mnist").image_shape), dtype=torch.uint8)
-        labels = torch.randint(0, 10, (batch,))
+        mnist = dataset_info("mnist")
+        images = torch.randint(0, 256, (max(batch, eval_batch), *mnist.image_shape), dtype=torch.uint8).to(device)
+        labels = torch.randint(0, mnist.num_classes, (batch,)).to(device)
         steps = {}
         for name, (engine, precision, compile_scan) in chosen.items():
             reference = engine == "textbook"
-            train_model = make_model(engine, precision, compile_scan)
-            eval_model = make_model(engine, precision, compile_scan).eval()
+            train_model = make_model(engine, precision, compile_scan, device=device)
+            eval_model = make_model(engine, precision, compile_scan, device=device).eval()
             ev_batch = batch if reference else eval_batch
             steps[name] = {
                 "train": (train_step_fn(train_model, images[:batch], labels, num_steps), batch),
@@ -105,7 +113,7 @@ def run_benchmark(
             for name in chosen:
                 for kind in ("train", "eval"):
                     step, n = steps[name][kind]
-                    samples[name][kind].append(throughput(step, n, seconds))
+                    samples[name][kind].append(throughput(step, n, seconds, device))
             log(f"B={batch}: round {r + 1}/{rounds} done")
         ref = REFERENCE
         for name in chosen:
@@ -125,7 +133,9 @@ def run_benchmark(
     return rows
 
 
-def machine_description() -> str:
+def machine_description(device: str = "cpu") -> str:
+    if device.startswith("cuda"):
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, CUDA {torch.version.cuda}"
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -162,6 +172,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per measurement")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=None, help="default: all")
     parser.add_argument("--output", default="results/benchmark.md", help="markdown file to write ('' = none)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
 
 
 def main(args) -> int:
@@ -169,14 +180,20 @@ def main(args) -> int:
         from spikereplay.errors import ConfigError
 
         raise ConfigError("batch sizes, --num-steps, --eval-batch and --rounds must be positive")
-    rows = run_benchmark(args.batch_sizes, args.num_steps, args.eval_batch, args.rounds, args.seconds, args.variants)
+    if args.device != "cpu":
+        from spikereplay.experiment import check_device
+
+        check_device(args.device)
+    rows = run_benchmark(
+        args.batch_sizes, args.num_steps, args.eval_batch, args.rounds, args.seconds, args.variants, device=args.device
+    )
     table = format_table(rows, args.num_steps)
     print(table)
     if args.output:
         text = (
             "# Engine benchmark\n\n"
-            f"Machine: {machine_description()}\n\n"
-            f"Command: `spikereplay bench --batch-sizes {' '.join(map(str, args.batch_sizes))} "
+            f"Machine: {machine_description(args.device)}\n\n"
+            f"Command: `spikereplay bench --device {args.device} --batch-sizes {' '.join(map(str, args.batch_sizes))} "
             f"--num-steps {args.num_steps} --eval-batch {args.eval_batch} --rounds {args.rounds} "
             f"--seconds {args.seconds}`\n\n"
             "Throughput in samples/s, median of the rounds; ratios are against the textbook snnTorch "
