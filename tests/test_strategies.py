@@ -274,3 +274,32 @@ def test_unsupported_scenario_is_refused(tmp_path, tiny_config, monkeypatch):
         tiny_config(strategy="only_cil:OnlyCIL", scenario="task_free")
     with pytest.raises(ConfigError, match="not a subclass"):
         tiny_config(strategy="test_strategies:TaskFreeOnly")
+
+
+def test_er_with_the_whole_buffer_eligible_never_replays_the_batch_it_stores(tiny_config, tmp_path):
+    trainer, stream = trainer_for(tiny_config, tmp_path, strategy="er", memory={"size": 64})
+    trainer.begin_task(stream[0])
+    strategy = trainer.strategy
+    assert strategy.memory.sample_from == "all"
+    first = strategy.observe(Batch(stream[0].train_x[:16], stream[0].train_y[:16], 0))
+    assert "replay" not in first and len(strategy.memory) == 16  # stored after the (empty) draw
+    second = strategy.observe(Batch(stream[0].train_x[16:32], stream[0].train_y[16:32], 0))
+    assert "replay" in second
+
+
+def test_agem_replays_earlier_tasks_unless_told_otherwise(tiny_config, tmp_path):
+    trainer, _ = trainer_for(tiny_config, tmp_path, strategy="agem", memory={"size": 64})
+    assert trainer.strategy.memory.sample_from == "earlier_tasks"
+    trainer, _ = trainer_for(tiny_config, tmp_path, strategy="agem", memory={"size": 64}, replay={"sample_from": "all"})
+    assert trainer.strategy.memory.sample_from == "all"
+
+
+def test_weight_align_comes_before_the_strategy_snapshots(tiny_config, tmp_path):
+    trainer, stream = trainer_for(tiny_config, tmp_path, strategy="lwf", training={"weight_align": True})
+    for step, task in enumerate(stream):
+        trainer.begin_task(task)
+        trainer.end_task(task, step)
+    model, teacher = trainer.model, trainer.strategy.teacher
+    old_norm = model.heads[0].weight.norm(dim=1).mean()
+    assert model.heads[1].weight.norm(dim=1).mean().item() == pytest.approx(old_norm.item())
+    assert torch.equal(teacher.heads[1].weight, model.heads[1].weight)  # the teacher is the aligned model

@@ -63,7 +63,7 @@ def build_trainer(cfg: Config, stream, eval_tasks, run_dir: Path) -> Trainer:
     model = SpikingConvNet(cfg.model, info.image_shape, cfg.precision).to(device)
     scenario = Scenario(cfg.scenario, model, info.num_classes, cfg.training.mask_unseen_classes)
     strategy_class = resolve_strategy(cfg.strategy)
-    memory = make_buffer(cfg) if strategy_class.needs_memory else None
+    memory = make_buffer(cfg, strategy_class) if strategy_class.needs_memory else None
     strategy = strategy_class(model, scenario, Optimization(model, cfg.training), cfg, device, memory)
     return Trainer(cfg, strategy, stream, eval_tasks, run_dir)
 

@@ -46,8 +46,9 @@ def distill_mse(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
 
 
 def distill_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Per-sample KL(teacher || student) of the softmaxes of [B, C] outputs at ``temperature``,
-    scaled by T^2 (Hinton et al. 2015; LwF, Li & Hoiem 2017)."""
+    """Per-sample KL(teacher || student) of the softmaxes of [B, C] outputs at ``temperature``
+    (LwF, Li & Hoiem 2016), scaled by T^2 as in knowledge distillation (Hinton et al. 2015) so that
+    the term's weight does not change with the temperature."""
     log_student = torch.log_softmax(student / temperature, dim=-1)
     log_teacher = torch.log_softmax(teacher / temperature, dim=-1)
     return (log_teacher.exp() * (log_teacher - log_student)).sum(-1) * temperature**2

@@ -179,9 +179,10 @@ class Trainer:
         self.strategy.begin_task(task)
 
     def end_task(self, task: TaskData, step: int) -> None:
-        self.strategy.end_task(task)
+        # aligned first: snapshots taken at the task's end (teacher, anchors) are of the model that is scored
         if self.cfg.training.weight_align and step > 0:
             align_newest_head(self.model)
+        self.strategy.end_task(task)
 
     def fit(self, state: RunState | None = None, on_step_done=None) -> RunState:
         state = state or RunState()

@@ -107,9 +107,10 @@ def legacy_state(state: dict) -> dict:
     }
 
 
-def make_buffer(cfg) -> ReplayBuffer:
-    """The replay buffer a run's config asks for."""
-    return ReplayBuffer(make_policy(cfg.memory), cfg.seed, cfg.replay.sample_from)
+def make_buffer(cfg, strategy_class=None) -> ReplayBuffer:
+    """The replay buffer a run's config asks for: ``replay.sample_from``, else the strategy's rule, else the policy's."""
+    sample_from = cfg.replay.sample_from or getattr(strategy_class, "default_sample_from", None)
+    return ReplayBuffer(make_policy(cfg.memory), cfg.seed, sample_from)
 
 
 __all__ = [

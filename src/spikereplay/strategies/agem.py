@@ -1,7 +1,8 @@
 """Averaged GEM (A-GEM; Chaudhry et al., ICLR 2019, "Efficient Lifelong Learning with A-GEM"): when
 the current batch's gradient g conflicts with the gradient g_ref of a batch drawn from the buffer
 (g . g_ref < 0), step along its projection g - (g . g_ref / g_ref . g_ref) g_ref instead.
-``replay.sample_from: earlier_tasks`` gives the paper's episodic memory of past tasks."""
+The reference batch is drawn from the samples of earlier tasks (the paper's episodic memory),
+unless ``replay.sample_from`` says otherwise."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def project_gradient(grads: list, reference: list) -> tuple[list, bool]:
 
 class AGEM(Strategy):
     needs_memory = True
+    default_sample_from = "earlier_tasks"  # the reference gradient is that of past tasks only
 
     def observe(self, batch: Batch) -> dict[str, float]:
         params = list(self.model.parameters())

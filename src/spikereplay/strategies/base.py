@@ -42,6 +42,8 @@ class LogitParams(NoParams):
 class Strategy:
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
     needs_memory: ClassVar[bool] = False
+    # which stored samples the strategy replays when replay.sample_from is not set (None: the policy's rule)
+    default_sample_from: ClassVar[str | None] = None
     joint_stream: ClassVar[bool] = False  # train on all tasks merged into one
     Params: ClassVar[type[BaseModel]] = NoParams
 

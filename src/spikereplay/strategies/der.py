@@ -39,7 +39,8 @@ class DER(Strategy):
             distill = distill_mse(logits, stored).mean()
             loss = loss + self.params.alpha * distill
             terms["distill"] = float(distill.detach())
-            scored = scored + self.replay_columns(replayed[0]["task_ids"])
+            distilled = (~torch.isnan(stored)).any(0).nonzero().flatten().tolist()
+            scored = scored + self.replay_columns(replayed[0]["task_ids"]) + distilled
         if len(replayed) == 2:
             second = replayed[1]
             replay_ce = self.replay_losses(spikes[:, end:], second["labels"], second["task_ids"]).mean()

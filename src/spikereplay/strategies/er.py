@@ -35,12 +35,19 @@ class ER(Strategy):
             minimize(self.model, self.replay_optimizer, losses.mean(), self.replay_columns(rows["task_ids"]))
 
     def observe(self, batch: Batch) -> dict[str, float]:
-        self.memory.observe(batch.images, batch.labels, batch.task_id)
+        # The seed's order, store then draw, is kept where it cannot replay the batch itself (only
+        # earlier tasks are eligible): its recorded results depend on the order of the buffer's draws.
+        # Where the whole buffer is eligible, the batch is stored after the draw, as in Chaudhry et al.
+        store_first = self.memory.sample_from == "earlier_tasks"
+        if store_first:
+            self.memory.observe(batch.images, batch.labels, batch.task_id)
         replayed = None
         if self.cfg.replay.schedule == "interleaved":
             replayed = self.replay_sample(
                 self.replay_batch_size(batch), batch.task_id, ("images", "labels", "task_ids")
             )
+        if not store_first:
+            self.memory.observe(batch.images, batch.labels, batch.task_id)
         if replayed is None:
             spikes, _ = self.outputs(batch.images)
             loss = self.current_losses(spikes, batch.labels, batch.task_id).mean()

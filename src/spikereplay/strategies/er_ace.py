@@ -1,6 +1,7 @@
 """ER with asymmetric cross-entropy (ER-ACE; Caccia et al., ICLR 2022, "New Insights on Reducing
-Abrupt Representation Change in Online Continual Learning"): the current batch's loss leaves out
-the outputs of the old classes absent from the batch, so new classes do not push old ones down;
+Abrupt Representation Change in Online Continual Learning"): from the second task on, the current
+batch's loss leaves out the outputs of the seen classes absent from the batch, so new classes do
+not push old ones down;
 the replayed batch is scored on all the classes seen so far. The two losses are added."""
 
 from __future__ import annotations
@@ -22,16 +23,19 @@ class ERACE(Strategy):
         self.classes_before_task = set(self.scenario.seen_classes)  # the next task's old classes
 
     def current_columns_ace(self, labels: torch.Tensor) -> list[int]:
-        """Every active column except those of old classes that this batch does not hold."""
-        absent_old = self.classes_before_task - set(labels.tolist())
-        masked = set(self.scenario.columns_of(absent_old))
+        """Once there are old classes: every active column except those of the classes seen so far that
+        this batch does not hold (as in Mammoth's er_ace); classes not seen yet keep their column."""
+        if not self.classes_before_task:
+            return self.scenario.active_columns()
+        absent_seen = self.scenario.seen_classes - set(labels.tolist())
+        masked = set(self.scenario.columns_of(absent_seen))
         return [column for column in self.scenario.active_columns() if column not in masked]
 
     def observe(self, batch: Batch) -> dict[str, float]:
-        self.memory.observe(batch.images, batch.labels, batch.task_id)
         replayed = (
             self.replay_sample(self.replay_batch_size(batch), batch.task_id) if self.classes_before_task else None
         )
+        self.memory.observe(batch.images, batch.labels, batch.task_id)  # after the draw: no replay of itself
         images = batch.images.cpu() if replayed is None else torch.cat([batch.images.cpu(), replayed["images"]])
         spikes, _ = self.outputs(images)
         count = batch.images.shape[0]

@@ -2,8 +2,8 @@
 of its contribution to the loss decrease during a task, omega += -g * delta (g the gradient of the
 step, delta the move the optimizer made); at the task's end it is normalised by the squared total
 move plus ``xi`` and accumulated, and later tasks pay ``c`` * sum Omega (theta - theta*)^2.
-A negative path integral, which would reward moving the parameter, counts as 0. The gradient is
-that of the whole step's loss, penalty included, as in Mammoth's implementation."""
+A negative path integral, which would reward moving the parameter, counts as 0. The path uses the
+gradient of the task loss alone (as Zenke et al. and Mammoth do); the step uses it plus the penalty's."""
 
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ class SI(Strategy):
         current = self.current_losses(spikes, batch.labels, batch.task_id).mean()
         penalty = quadratic_penalty(params, self.omega, self.anchor)
         self.optim.zero_grad()
-        (current + self.params.c * penalty).backward()
+        current.backward()
         grads = {name: p.grad.detach().clone() for name, p in params.items() if p.grad is not None}
+        if penalty.requires_grad:
+            (self.params.c * penalty).backward()  # adds to the task loss's gradients
         self.optim.step(self.current_columns(batch.task_id))
         for name, grad in grads.items():
             self.path[name] -= grad * (params[name].detach() - before[name])
