@@ -58,16 +58,26 @@ def buffer_of(record: dict) -> int | None:
     return size if record.get("memory_policy") in ("reservoir", "class_balanced") else None
 
 
+ROW_KEYS = {"scenario", "strategy", "memory.size", "seed"}
+
+
+def method_label(record: dict) -> str:
+    """The method, with any other setting the sweep varied for it (a search's hyperparameters)."""
+    extras = [f"{k}={v}" for k, v in sorted((record.get("point") or {}).items()) if k not in ROW_KEYS]
+    return record["strategy"] + (f" ({', '.join(extras)})" if extras else "")
+
+
 def method_rows(records: list[dict]) -> dict[tuple, list[dict]]:
-    """(scenario, method, buffer) -> its runs, in table order."""
+    """(scenario, method label, buffer) -> its runs, in table order."""
     rows: dict[tuple, list[dict]] = {}
     for record in records:
-        rows.setdefault((record["scenario"], record["strategy"], buffer_of(record)), []).append(record)
+        rows.setdefault((record["scenario"], method_label(record), buffer_of(record)), []).append(record)
 
     def order(key):
-        scenario, method, buffer = key
+        scenario, label, buffer = key
+        method = label.split(" ")[0]
         rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
-        return (scenario, buffer is not None, buffer or 0, rank, method)
+        return (scenario, buffer is not None, buffer or 0, rank, label)
 
     return {key: rows[key] for key in sorted(rows, key=order)}
 
@@ -88,7 +98,7 @@ def render_strategies_report(records: list[dict], title: str) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for (scenario, method, buffer), runs in method_rows(records).items():
-        ann = PUBLISHED_ANN.get((method, buffer), (None, None))
+        ann = PUBLISHED_ANN.get((method.split(" ")[0], buffer), (None, None))
         lines.append(
             f"| {scenario} | {method} | {buffer if buffer is not None else '–'} | "
             f"{format_mean_std([r['final_average_accuracy'] for r in runs], 2)} | "
@@ -126,7 +136,8 @@ def plot_final_vs_buffer(records: list[dict], path: Path) -> None:
         )
         if points:
             ax.plot(*zip(*points), marker="o", color=color, label=method)
-            ann = [(b, PUBLISHED_ANN[(method, b)][0]) for b, _ in points if (method, b) in PUBLISHED_ANN]
+            base = method.split(" ")[0]
+            ann = [(b, PUBLISHED_ANN[(base, b)][0]) for b, _ in points if (base, b) in PUBLISHED_ANN]
             if ann:
                 ax.plot(*zip(*ann), "--", marker="x", color=color, alpha=0.6, label=f"{method} (ANN)")
         else:
