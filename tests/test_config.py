@@ -42,6 +42,9 @@ def test_overrides_are_dotted_and_typed(tmp_path):
         ("", ["scenario=domain_incremental"], "scenario"),
         ("", ["output.run_name=../elsewhere"], "output.run_name"),
         ("name: ''\n", [], "name"),
+        ("", ["training.lr=.inf"], "training.lr"),
+        ("", ["model.beta=.nan"], "model.beta"),
+        ("strategy: lwf\n", ["strategy_params.alpha=.inf"], "strategy_params: 'alpha'"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, text, overrides, key):

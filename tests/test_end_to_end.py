@@ -337,3 +337,22 @@ def test_bf16_run_warns_where_the_cpu_emulates_bf16(tiny_config, monkeypatch, na
     warned = [line for line in lines if "precision bf16" in line]
     assert len(warned) == (0 if native_bf16 else 1)
     assert not warned or warned[0].startswith(f"[{cfg.run_name}] warning:")
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config, monkeypatch):
+    from spikereplay.errors import DivergedError
+    from spikereplay.strategies.naive import Naive
+
+    cfg = tiny_config(strategy="naive")
+    original = Naive.observe
+
+    def diverge_in_task_2(self, batch):
+        terms = original(self, batch)
+        return {**terms, "loss": float("nan")} if batch.task_id == 1 else terms
+
+    monkeypatch.setattr(Naive, "observe", diverge_in_task_2)
+    with pytest.raises(DivergedError, match=r"non-finite loss \(nan\) at task 2, epoch 1, iteration 5"):
+        run_experiment(cfg, log=quiet)
+    assert sorted(p.name for p in (cfg.run_dir / "checkpoints").iterdir()) == ["task_1.pt"]
+    metrics = json.loads((cfg.run_dir / "metrics.json").read_text())
+    assert metrics["complete"] is False and metrics["steps_done"] == 1

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from spikereplay.errors import SpikeReplayError
+from spikereplay.errors import DivergedError, SpikeReplayError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_JOINT_CONFIG = REPO_ROOT / "configs" / "seed" / "cil_joint.yaml"
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None, default_command: str | None = None) -> i
         return 2
     try:
         return args.func(args)
+    except DivergedError as exc:  # not a usage error: the input was fine, training diverged
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except SpikeReplayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

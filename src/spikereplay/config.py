@@ -20,7 +20,8 @@ DEFAULT_CLASS_ORDER = [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf and nan are refused for every float key: a run with lr=inf would go on to report chance accuracy
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(Section):

@@ -11,3 +11,7 @@ class ConfigError(SpikeReplayError):
 
 class DataError(SpikeReplayError):
     """Missing, corrupt or invalid data files."""
+
+
+class DivergedError(SpikeReplayError):
+    """Training produced a non-finite loss; the run stops with its last good checkpoint in place."""

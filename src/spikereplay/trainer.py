@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ from rich.progress import Progress
 
 from spikereplay import io as atomic
 from spikereplay.datasets import TaskData
+from spikereplay.errors import DivergedError
 from spikereplay.model import predict
 from spikereplay.strategies import Batch
 from spikereplay.strategies.weight_align import align_newest_head
@@ -219,6 +221,12 @@ class Trainer:
                 idx = order[start : start + training.batch_size]
                 self.scenario.observe_labels(task.train_y[idx])
                 terms = self.strategy.observe(Batch(task.train_x[idx], task.train_y[idx], task.task_id))
+                if not math.isfinite(terms["loss"]):
+                    raise DivergedError(
+                        f"non-finite loss ({terms['loss']}) at task {step + 1}, epoch {epoch + 1}, iteration "
+                        f"{state.iteration + 1}: the run stops; its checkpoints up to task {step} are kept "
+                        "(a lower training.lr usually helps)"
+                    )
                 for name, value in terms.items():
                     sums[name] = sums.get(name, 0.0) + value
                 count += 1

@@ -31,7 +31,7 @@ class Batch(NamedTuple):
 
 
 class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class LogitParams(NoParams):
