@@ -356,3 +356,14 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny
     assert sorted(p.name for p in (cfg.run_dir / "checkpoints").iterdir()) == ["task_1.pt"]
     metrics = json.loads((cfg.run_dir / "metrics.json").read_text())
     assert metrics["complete"] is False and metrics["steps_done"] == 1
+
+
+def test_progress_lines_give_both_averages_then_the_row():
+    from spikereplay.experiment import progress_lines
+    from spikereplay.trainer import RunState
+
+    state = RunState(steps_done=2, matrix=[[99.0, None], [90.0, 96.0]], ti_matrix=[[99.0, None], [99.0, 100.0]])
+    assert progress_lines(state, 5) == [
+        "Accuracy after task 2/5: class-IL 93.0 % | task-IL 99.5 %",
+        "  per task, class-IL %: [90.0, 96.0]",
+    ]

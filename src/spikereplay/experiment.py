@@ -88,6 +88,18 @@ def training_warnings(trainer: Trainer, state: RunState) -> list[str]:
     ]
 
 
+def progress_lines(state: RunState, stream_length: int) -> list[str]:
+    """The field's summary after a task: both averages, then the per-task row."""
+    seen = [v for v in state.matrix[-1] if v is not None]
+    seen_ti = [v for v in state.ti_matrix[-1] if v is not None]
+    row = ", ".join("-" if v is None else f"{v:.1f}" for v in state.matrix[-1])
+    return [
+        f"Accuracy after task {state.steps_done}/{stream_length}: class-IL {sum(seen) / len(seen):.1f} % | "
+        f"task-IL {sum(seen_ti) / len(seen_ti):.1f} %",
+        f"  per task, class-IL %: [{row}]",
+    ]
+
+
 def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: float) -> dict:
     run_dir = trainer.run_dir
     complete = state.steps_done == len(trainer.stream)
@@ -212,8 +224,8 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
 
     def on_step_done(step_state: RunState) -> None:
         metrics = write_outputs(cfg, trainer, step_state, time.perf_counter() - started)
-        row = ", ".join("-" if v is None else f"{v:.1f}" for v in step_state.matrix[-1])
-        log(f"[{cfg.run_name}] after task {step_state.steps_done}/{len(stream)}: accuracy % = [{row}]")
+        for line in progress_lines(step_state, len(stream)):
+            log(f"[{cfg.run_name}] {line}")
         for warning in metrics["warnings"][len(warned) :]:
             log(f"[{cfg.run_name}] warning: {warning}")
             warned.append(warning)
