@@ -39,3 +39,13 @@ def test_failed_steps_scores_each_step_on_its_own_classes():
     # joint: one step over every class, judged by the mean over all eval tasks: (60 + 40 + 35) / 3 = 45
     assert failed_steps([[60.0, 40.0, 35.0]], [[0, 1, 2, 3, 4, 5]], tasks) == [(1, 45.0)]
     assert failed_steps([[60.0, 40.0, 50.0]], [[0, 1, 2, 3, 4, 5]], tasks) == []
+
+
+def test_learning_accuracy_is_the_mean_of_each_task_right_after_learning_it():
+    from spikereplay.metrics import learning_accuracy, summarize
+
+    matrix = [[98.0, None, None], [90.0, 96.0, None], [80.0, 85.0, 99.0]]
+    assert learning_accuracy(matrix) == (98.0 + 96.0 + 99.0) / 3
+    # joint: every task first scored at the one step
+    assert learning_accuracy([[97.0, 99.0]]) == 98.0
+    assert summarize(matrix)["learning_accuracy"] == 293.0 / 3

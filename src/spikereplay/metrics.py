@@ -55,6 +55,18 @@ def backward_transfer(matrix: list[list]) -> float | None:
     return mean(final[j] - matrix[learnt][j] for j, learnt in pairs)
 
 
+def learning_accuracy(matrix: list[list]) -> float:
+    """Mean over tasks of the accuracy right after learning each, R[j][j] for the step that first
+    scored task j (Riemer et al. 2019, "Learning to Learn without Forgetting..."): how well new
+    tasks are learnt, apart from how they are kept."""
+    first_seen = {}
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            if value is not None and j not in first_seen:
+                first_seen[j] = matrix[i][j]
+    return mean(first_seen.values())
+
+
 def failed_steps(matrix: list[list], step_classes: list[list[int]], task_classes: list[list[int]], floor: float = 50.0):
     """(step, accuracy) for each step whose own classes score below ``floor`` % right after it.
 
@@ -79,6 +91,7 @@ def summarize(matrix: list[list], task_incremental_matrix: list[list] | None = N
         "accuracy_matrix": matrix,
         "average_accuracy": average_accuracy(matrix),
         "final_average_accuracy": final_average_accuracy(matrix),
+        "learning_accuracy": learning_accuracy(matrix),
         "forgetting": forgetting(matrix),
         "backward_transfer": backward_transfer(matrix),
     }
