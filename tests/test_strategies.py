@@ -303,3 +303,32 @@ def test_weight_align_comes_before_the_strategy_snapshots(tiny_config, tmp_path)
     old_norm = model.heads[0].weight.norm(dim=1).mean()
     assert model.heads[1].weight.norm(dim=1).mean().item() == pytest.approx(old_norm.item())
     assert torch.equal(teacher.heads[1].weight, model.heads[1].weight)  # the teacher is the aligned model
+
+
+def test_der_pulls_outputs_added_after_storage_to_zero_unless_told_to_ignore_them(tiny_config, tmp_path):
+    # replayed: the one stored sample, 8 times; outputs 0-1 match their stored counts, output 2 fires at
+    # every one of the T = 4 steps, output 3 never: (0 + 0 + 4^2 + 0) / 4 = 4 with the zero target
+    for mode, expected in (("zero", 4.0), ("ignore", 0.0)):
+        trainer, stream = trainer_for(
+            tiny_config,
+            tmp_path,
+            strategy="der",
+            encoding={"kind": "direct"},
+            memory={"size": 64},
+            strategy_params={"unseen_outputs": mode},
+        )
+        strategy = trainer.strategy
+        trainer.begin_task(stream[0])
+        trainer.begin_task(stream[1])  # two heads: four outputs now
+        images, labels = stream[0].train_x[:1], stream[0].train_y[:1]
+        with torch.no_grad():
+            logits = strategy.logits(*strategy.outputs(images))
+        assert logits.shape == (1, 4)
+        stored = torch.full((1, 10), float("nan"))
+        stored[0, :2] = logits[0, :2]  # stored when the first head alone existed
+        strategy.memory.observe(images, labels, 0, {"logits": stored})
+        strategy.model.heads[1].bias.data.fill_(0.0)
+        strategy.model.heads[1].weight.data.fill_(0.0)
+        strategy.model.heads[1].bias.data[0] = 100.0
+        terms = strategy.observe(Batch(stream[1].train_x[:8], stream[1].train_y[:8], 1))
+        assert terms["distill"] == pytest.approx(expected)

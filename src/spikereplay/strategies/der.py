@@ -3,11 +3,15 @@ each sample as it was stored, and replayed samples are pulled back to them (MSE)
 cross-entropy term on a second, independent draw from the buffer.
 
 For an SNN, the logits are the output spike counts (or the summed output membrane:
-``strategy_params.logits``). In class-incremental runs a logit stored before a head existed is
-NaN and not distilled.
+``strategy_params.logits``). In class-incremental runs an output added after a sample was stored
+has no stored logit: ``unseen_outputs: zero`` (default) pulls it to 0 on that sample, i.e. a new
+class's output stays silent on old samples, as the low unseen-class logits stored by a fixed ANN
+head do in the paper; ``ignore`` leaves it free (measured in results/strategies/search).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -22,6 +26,7 @@ class DER(Strategy):
     class Params(LogitParams):
         alpha: float = Field(0.3, ge=0.0)  # weight of the logit-matching term
         beta: float = Field(0.0, ge=0.0)  # weight of the replayed cross-entropy (DER++; 0 for DER)
+        unseen_outputs: Literal["zero", "ignore"] = "zero"
 
     def observe(self, batch: Batch) -> dict[str, float]:
         count = batch.images.shape[0]
@@ -35,7 +40,9 @@ class DER(Strategy):
         if replayed:
             start, end = count, count + replayed[0]["labels"].shape[0]
             logits = self.logits(spikes[:, start:end], mems[:, start:end])
-            stored = replayed[0]["logits"][:, : logits.shape[1]].to(logits.device)  # later heads: NaN anyway
+            stored = replayed[0]["logits"][:, : logits.shape[1]].to(logits.device)  # NaN: no output when stored
+            if self.params.unseen_outputs == "zero":
+                stored = stored.nan_to_num(0.0)
             distill = distill_mse(logits, stored).mean()
             loss = loss + self.params.alpha * distill
             terms["distill"] = float(distill.detach())
