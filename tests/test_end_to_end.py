@@ -35,6 +35,15 @@ def test_replay_run_learns_and_writes_every_output(tiny_config):
     rows = list(csv.DictReader((run_dir / "train_log.csv").open()))
     assert rows and {"loss", "val_accuracy"} <= set(rows[0]) and float(rows[-1]["loss"]) > 0
     assert (run_dir / "accuracy_history.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run_dir / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    # the confusion matrix after the last task agrees with the final row of the accuracy matrix
+    confusion = saved["confusion"]
+    assert confusion["classes"] == [0, 1, 2, 3]
+    counts = confusion["matrix"]
+    for j, (a, b) in enumerate(([0, 1], [2, 3])):
+        correct = counts[a][a] + counts[b][b]
+        assert 100.0 * correct / (sum(counts[a]) + sum(counts[b])) == pytest.approx(saved["accuracy_matrix"][-1][j])
+    assert len(saved["per_class_accuracy"]) == 4
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["task_1.pt", "task_2.pt"]
     assert not list(run_dir.rglob("*.tmp"))
 

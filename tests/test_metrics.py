@@ -49,3 +49,14 @@ def test_learning_accuracy_is_the_mean_of_each_task_right_after_learning_it():
     # joint: every task first scored at the one step
     assert learning_accuracy([[97.0, 99.0]]) == 98.0
     assert summarize(matrix)["learning_accuracy"] == 293.0 / 3
+
+
+def test_confusion_matrix_and_per_class_accuracy_on_hand_made_predictions():
+    from spikereplay.metrics import confusion_matrix, per_class_accuracy
+
+    labels = [3, 3, 3, 1, 1, 7]
+    predicted = [3, 1, 3, 1, 1, 3]
+    # classes in order of arrival: 3, 1, 7 (and 5, which has no samples)
+    confusion = confusion_matrix(labels, predicted, [3, 1, 7, 5])
+    assert confusion == [[2, 1, 0, 0], [0, 2, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
+    assert per_class_accuracy(confusion) == [200 / 3, 100.0, 0.0, None]

@@ -23,10 +23,10 @@ from spikereplay.config import Config, config_to_yaml, load_config
 from spikereplay.datasets import dataset_info, load_dataset, merge_tasks, split_tasks
 from spikereplay.errors import ConfigError, DataError
 from spikereplay.memory import make_buffer
-from spikereplay.metrics import failed_steps, summarize
+from spikereplay.metrics import confusion_matrix, failed_steps, per_class_accuracy, summarize
 from spikereplay.model import SpikingConvNet, cpu_has_native_bf16, precision_warning, resolve_device
 from spikereplay.optim import Optimization
-from spikereplay.plots import accuracy_history
+from spikereplay.plots import accuracy_history, confusion_plot
 from spikereplay.scenarios import Scenario
 from spikereplay.strategies import resolve_strategy
 from spikereplay.trainer import RunState, Trainer, log_csv_text
@@ -100,6 +100,17 @@ def progress_lines(state: RunState, stream_length: int) -> list[str]:
     ]
 
 
+def final_confusion(trainer: Trainer) -> dict:
+    """The confusion matrix and per-class accuracy after the last task, classes in order of arrival."""
+    if not trainer.last_predictions:  # a finished run opened again: score its last step once more
+        trainer.eval_row(len(trainer.stream) - 1)
+    labels = torch.cat([labels for labels, _ in trainer.last_predictions]).tolist()
+    predicted = torch.cat([guess for _, guess in trainer.last_predictions]).tolist()
+    classes = [c for task in trainer.eval_tasks for c in task.classes]
+    confusion = confusion_matrix(labels, predicted, classes)
+    return {"confusion": {"classes": classes, "matrix": confusion}, "per_class_accuracy": per_class_accuracy(confusion)}
+
+
 def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: float) -> dict:
     run_dir = trainer.run_dir
     complete = state.steps_done == len(trainer.stream)
@@ -120,6 +131,7 @@ def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: 
         "task_classes": [list(t.classes) for t in trainer.eval_tasks],
         **summarize(state.matrix, state.ti_matrix),
         "warnings": training_warnings(trainer, state),
+        **(final_confusion(trainer) if complete else {}),
         "train_seconds": round(state.train_seconds, 2),
         "wall_seconds": round(wall_seconds, 2),
         "device": str(trainer.strategy.device),
@@ -128,6 +140,8 @@ def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: 
     atomic.write_text(run_dir / "train_log.csv", log_csv_text(state.log_rows))
     labels = ["/".join(map(str, t.classes)) for t in trainer.eval_tasks]
     accuracy_history(state.matrix, labels, run_dir / "accuracy_history.png", title=cfg.run_name)
+    if complete:
+        confusion_plot(metrics["confusion"], run_dir / "confusion.png", title=cfg.run_name)
     atomic.write_json(run_dir / "metrics.json", metrics)
     return metrics
 

@@ -85,6 +85,22 @@ def failed_steps(matrix: list[list], step_classes: list[list[int]], task_classes
     return failed
 
 
+def confusion_matrix(labels: list[int], predicted: list[int], classes: list[int]) -> list[list[int]]:
+    """counts[i][k]: samples of class ``classes[i]`` predicted as ``classes[k]`` (rows: truth, in
+    the order given, e.g. of arrival). Predictions outside ``classes`` are not counted."""
+    position = {cls: i for i, cls in enumerate(classes)}
+    counts = [[0] * len(classes) for _ in classes]
+    for truth, guess in zip(labels, predicted):
+        if truth in position and guess in position:
+            counts[position[truth]][position[guess]] += 1
+    return counts
+
+
+def per_class_accuracy(confusion: list[list[int]]) -> list[float | None]:
+    """Accuracy (%) of each row class of a confusion matrix; None for a class with no samples."""
+    return [100.0 * row[i] / sum(row) if sum(row) else None for i, row in enumerate(confusion)]
+
+
 def summarize(matrix: list[list], task_incremental_matrix: list[list] | None = None) -> dict:
     """All derived figures of one run."""
     summary = {

@@ -44,3 +44,31 @@ def accuracy_history(matrix: list[list], task_labels: list[str], path: Path, tit
     ax.set_title(title)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: lines reach every corner
     save_figure(fig, path)
+
+
+def confusion_plot(confusion: dict, path: Path, title: str = "") -> None:
+    """The confusion matrix after the last task, each row normalised to 100 %, classes in order of arrival."""
+    import numpy as np
+
+    counts = np.array(confusion["matrix"], dtype=float)
+    percent = 100 * counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    classes = confusion["classes"]
+    fig, ax = plt.subplots(figsize=(0.45 * len(classes) + 2.5, 0.45 * len(classes) + 2))
+    image = ax.imshow(percent, vmin=0, vmax=100, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    for i in range(len(classes)):
+        for k in range(len(classes)):
+            if percent[i, k] >= 1:
+                ax.text(
+                    k,
+                    i,
+                    f"{percent[i, k]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if percent[i, k] > 50 else "black",
+                )
+    fig.colorbar(image, label="% of the true class")
+    save_figure(fig, path)

@@ -56,9 +56,10 @@ def column_to_class(class_to_column: torch.Tensor, num_columns: int) -> torch.Te
 
 
 @torch.inference_mode()
-def evaluate(strategy, images: torch.Tensor, labels: torch.Tensor, task_classes, batch_size: int, seed: int):
+def evaluate(strategy, images, labels, task_classes, batch_size: int, seed: int, predictions: list | None = None):
     """Accuracy (%) over all outputs (no task id), and task-incremental accuracy
-    (%) with the prediction restricted to ``task_classes``' columns."""
+    (%) with the prediction restricted to ``task_classes``' columns. The class-IL predicted classes
+    are appended to ``predictions`` when one is given."""
     if images.shape[0] == 0:
         return float("nan"), float("nan")
     scenario = strategy.scenario
@@ -77,7 +78,10 @@ def evaluate(strategy, images: torch.Tensor, labels: torch.Tensor, task_classes,
             spikes, mems = strategy.outputs(images[start : start + batch_size])
             spikes, mems = spikes.cpu(), mems.cpu()
             truth = labels[start : start + batch_size]
-            correct += int((to_class[predict(spikes[..., active], mems[..., active])] == truth).sum())
+            predicted = to_class[predict(spikes[..., active], mems[..., active])]
+            correct += int((predicted == truth).sum())
+            if predictions is not None:
+                predictions.append(predicted)
             own = predict(spikes[..., own_columns], mems[..., own_columns])
             correct_ti += int((own_classes[own] == truth).sum())
     strategy.model.train(was_training)
@@ -113,6 +117,7 @@ class Trainer:
         self.eval_tasks = eval_tasks
         self.run_dir = Path(run_dir)
         self.shuffle_generator = torch.Generator().manual_seed(cfg.seed)
+        self.last_predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     # -- checkpoints -------------------------------------------------------
     def checkpoint_path(self, step: int) -> Path:
@@ -153,11 +158,14 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------
     def eval_row(self, step: int) -> tuple[list, list]:
-        """Accuracies on the eval tasks whose classes have all been trained by ``step``."""
+        """Accuracies on the eval tasks whose classes have all been trained by ``step``; the class-IL
+        predictions of this row are kept in ``last_predictions`` as (labels, predicted classes)."""
         trained = {c for task in self.stream[: step + 1] for c in task.classes}
         row, ti_row = [], []
+        self.last_predictions = []
         for j, task in enumerate(self.eval_tasks):
             if set(task.classes) <= trained:
+                predicted: list = []
                 acc, ti_acc = evaluate(
                     self.strategy,
                     task.test_x,
@@ -165,7 +173,10 @@ class Trainer:
                     task.classes,
                     self.cfg.training.eval_batch_size,
                     self.cfg.seed + EVAL_SEED_OFFSET + j,
+                    predicted,
                 )
+                if predicted:
+                    self.last_predictions.append((task.test_y, torch.cat(predicted)))
                 row.append(acc)
                 ti_row.append(ti_acc)
             else:
