@@ -346,3 +346,22 @@ def test_sweep_warns_once_where_a_bf16_point_would_be_emulated(tmp_path, monkeyp
     else:
         assert "precision bf16" in warning
     assert sweep.slow_precision_warning(points[:1]) is None  # the fp32 point alone
+
+
+def test_a_diverging_point_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path, monkeypatch, capsys):
+    (tmp_path / "diverge.py").write_text(
+        "from spikereplay.strategies.naive import Naive\n\n"
+        "class Diverge(Naive):\n"
+        "    def observe(self, batch):\n"
+        "        return {**super().observe(batch), 'loss': float('nan')}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write_sweep(
+        tmp_path / "s.yaml", base=str(BASE), overrides=TINY, grid={"strategy": ["diverge:Diverge", "naive"]}
+    )
+    assert cli.main(["sweep", str(path), "--output-dir", str(tmp_path / "out")]) == 1
+    failures = [json.loads(line) for line in (tmp_path / "out" / "failures.jsonl").read_text().splitlines()]
+    assert len(failures) == 1 and failures[0]["run"].startswith("cil_diverge-Diverge")
+    assert "DivergedError: non-finite loss (nan) at task 1, epoch 1, iteration 1" in failures[0]["error"]
+    assert list(sweep.read_results(tmp_path / "out" / "results.jsonl")) == ["cil_naive_seed0"]  # the other point ran
+    assert "FAILED" in capsys.readouterr().out

@@ -23,8 +23,9 @@ memory is set to 0 and a strategy x memory grid gives one joint run. Likewise a 
 a strategy x ``memory.size`` grid runs each of those once.
 
 The resolved sweep file is recorded as ``<sweep dir>/sweeps/<file stem>.yaml``. Each
-finished run appends one JSON line to ``<sweep dir>/results.jsonl``; a run already
-listed there is skipped, and an unfinished one resumes from its last per-task checkpoint
+finished run appends one JSON line to ``<sweep dir>/results.jsonl``, each run that fails (a diverged
+loss, say) one line with its message to ``failures.jsonl``, and the sweep goes on; a run already
+in results.jsonl is skipped, and an unfinished one resumes from its last per-task checkpoint
 in ``<sweep dir>/runs/<run name>``. With Ray on several machines the sweep directory must
 be on a shared file system.
 """
@@ -51,6 +52,7 @@ from spikereplay.errors import ConfigError
 from spikereplay.strategies import resolve_strategy
 
 RESULTS_FILE = "results.jsonl"
+FAILURES_FILE = "failures.jsonl"  # one line per run that stopped with an error (a retry that succeeds is in results)
 SCENARIO_ABBREV = {"class_incremental": "cil", "task_free": "tf"}
 # Keys that already appear in a run name in readable form; any other varied key goes into its hash.
 NAMED_KEYS = ("scenario", "strategy", "memory.batches_per_task", "memory.size", "seed")
@@ -335,10 +337,11 @@ def pending_points(points: list[Point], results: dict[str, dict]) -> list[Point]
 class Progress:
     """One printed line per finished run, plus a rich bar when stderr is an interactive terminal."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, failures_path: Path | None = None):
         from spikereplay.trainer import progress_enabled
 
         self.total, self.finished = total, 0
+        self.failures_path = failures_path
         self.bar = None
         if progress_enabled(True):
             from rich.console import Console
@@ -371,7 +374,11 @@ class Progress:
         )
 
     def failed(self, name: str, error: BaseException) -> None:
+        """Print and record (``failures.jsonl``) a run that stopped; the sweep goes on with the others."""
         self.line(f"{name}: FAILED: {type(error).__name__}: {error}")
+        if self.failures_path is not None:
+            with self.failures_path.open("a") as fh:
+                fh.write(json.dumps({"run": name, "error": f"{type(error).__name__}: {error}"}) + "\n")
 
 
 def _run_local(todo: list[Point], results_path: Path, workers: int, verbose: bool, progress: Progress) -> int:
@@ -478,7 +485,7 @@ def main(args) -> int:
     slow_precision = slow_precision_warning(todo) if args.backend == "local" else None
     if slow_precision:
         print(f"warning: {slow_precision}", file=sys.stderr, flush=True)
-    with Progress(len(todo)) as progress:
+    with Progress(len(todo), directory / FAILURES_FILE) as progress:
         if args.backend == "ray":
             failures = _run_ray(todo, results_path, args, progress)
         else:
