@@ -148,6 +148,8 @@ class OutputConfig(Section):
     run_name: str | None = None  # default: the config's name
     checkpoints: bool = True
     progress: bool = True
+    # experiment trackers fed alongside the run's files (optional extras): tensorboard, wandb
+    trackers: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list)
 
     @field_validator("run_name")
     @classmethod

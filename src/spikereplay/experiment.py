@@ -29,6 +29,7 @@ from spikereplay.optim import Optimization
 from spikereplay.plots import accuracy_history, confusion_plot
 from spikereplay.scenarios import Scenario
 from spikereplay.strategies import resolve_strategy
+from spikereplay.trackers import Trackers
 from spikereplay.trainer import RunState, Trainer, log_csv_text
 
 
@@ -235,6 +236,11 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
         log(f"resuming {run_dir} after task {state.steps_done}/{len(stream)}")
 
     warned: list[str] = []
+    trackers = Trackers(cfg.output.trackers, run_dir, cfg.model_dump(mode="json"), warn=log)
+    trainer.on_log = lambda row: trackers.log(
+        {f"train/{k}": v for k, v in row.items() if k not in ("task", "epoch", "iteration", "elapsed_s")},
+        row["iteration"],
+    )
 
     def on_step_done(step_state: RunState) -> None:
         metrics = write_outputs(cfg, trainer, step_state, time.perf_counter() - started)
@@ -243,8 +249,15 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
         for warning in metrics["warnings"][len(warned) :]:
             log(f"[{cfg.run_name}] warning: {warning}")
             warned.append(warning)
+        scores = {f"accuracy/task_{j + 1}": v for j, v in enumerate(step_state.matrix[-1])}
+        scores["accuracy/average"] = metrics["average_accuracy"][-1]
+        scores["accuracy/task_incremental_average"] = metrics["task_incremental_final_average_accuracy"]
+        trackers.log(scores, step_state.steps_done)
 
-    state = trainer.fit(state, on_step_done=on_step_done)
+    try:
+        state = trainer.fit(state, on_step_done=on_step_done)
+    finally:
+        trackers.close()
     return write_outputs(cfg, trainer, state, time.perf_counter() - started)
 
 

@@ -118,6 +118,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.shuffle_generator = torch.Generator().manual_seed(cfg.seed)
         self.last_predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.on_log = None  # called with each training-log row as it is written (trackers)
 
     # -- checkpoints -------------------------------------------------------
     def checkpoint_path(self, step: int) -> Path:
@@ -246,6 +247,8 @@ class Trainer:
                 if state.iteration % training.log_every == 0:
                     means = {name: total / count for name, total in sums.items()}
                     state.log_rows.append(self._log_row(task, step, epoch, state, means, started))
+                    if self.on_log is not None:
+                        self.on_log(state.log_rows[-1])
                     sums, count = {}, 0
 
     def _log_row(self, task, step, epoch, state, mean_terms: dict, started) -> dict:
