@@ -1,4 +1,4 @@
-"""Command line: ``spikereplay train|test|joint|bench|sweep|report``.
+"""Command line: ``spikereplay train|test|joint|bench|sweep|report|compare``.
 
 Input problems (config, data) print one ``error:`` line and exit with code 2.
 """
@@ -93,9 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--run-dir", help="run directory (instead of --config)")
     test.set_defaults(func=cmd_test)
 
-    from spikereplay import bench, report, sweep
+    from spikereplay import bench, compare, report, sweep
 
-    for name, module in (("bench", bench), ("sweep", sweep), ("report", report)):
+    for name, module in (("bench", bench), ("sweep", sweep), ("report", report), ("compare", compare)):
         command = sub.add_parser(name, help=module.__doc__.strip().splitlines()[0], description=module.__doc__)
         module.add_arguments(command)
         command.set_defaults(func=module.main)
