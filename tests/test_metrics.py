@@ -60,3 +60,12 @@ def test_confusion_matrix_and_per_class_accuracy_on_hand_made_predictions():
     confusion = confusion_matrix(labels, predicted, [3, 1, 7, 5])
     assert confusion == [[2, 1, 0, 0], [0, 2, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
     assert per_class_accuracy(confusion) == [200 / 3, 100.0, 0.0, None]
+
+
+def test_intransigence_against_a_joint_row():
+    from spikereplay.metrics import intransigence
+
+    matrix = [[98.0, None, None], [90.0, 96.0, None], [80.0, 85.0, 99.0]]
+    # joint reaches 99, 98, 99.5: gaps 1, 2, 0.5
+    assert intransigence(matrix, [99.0, 98.0, 99.5]) == (1.0 + 2.0 + 0.5) / 3
+    assert intransigence(matrix, [None, None, None]) is None

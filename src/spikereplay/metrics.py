@@ -55,34 +55,34 @@ def backward_transfer(matrix: list[list]) -> float | None:
     return mean(final[j] - matrix[learnt][j] for j, learnt in pairs)
 
 
+def first_scores(matrix: list[list]) -> dict[int, float]:
+    """Task -> its accuracy at the first step that scored it (right after it was learnt)."""
+    first: dict[int, float] = {}
+    for row in matrix:
+        for j, value in enumerate(row):
+            if value is not None and j not in first:
+                first[j] = value
+    return first
+
+
 def learning_accuracy(matrix: list[list]) -> float:
     """Mean over tasks of the accuracy right after learning each, R[j][j] for the step that first
     scored task j (Riemer et al. 2019, "Learning to Learn without Forgetting..."): how well new
     tasks are learnt, apart from how they are kept."""
-    first_seen = {}
-    for i, row in enumerate(matrix):
-        for j, value in enumerate(row):
-            if value is not None and j not in first_seen:
-                first_seen[j] = matrix[i][j]
-    return mean(first_seen.values())
+    return mean(first_scores(matrix).values())
 
 
-def failed_steps(matrix: list[list], step_classes: list[list[int]], task_classes: list[list[int]], floor: float = 50.0):
-    """(step, accuracy) for each step whose own classes score below ``floor`` % right after it.
-
-    The accuracy is the mean over the eval tasks made only of that step's classes. A step that
-    ends below it did not take: typically the network has fallen silent (loss at ln(#outputs)).
-    """
-    failed = []
-    for i, row in enumerate(matrix):
-        scores = [
-            row[j]
-            for j, classes in enumerate(task_classes)
-            if set(classes) <= set(step_classes[i]) and row[j] is not None
-        ]
-        if scores and mean(scores) < floor:
-            failed.append((i + 1, mean(scores)))
-    return failed
+def intransigence(matrix: list[list], reference_row: list) -> float | None:
+    """Mean over tasks of (reference accuracy on the task - its accuracy right after learning it),
+    the inability to learn new tasks (Chaudhry et al., ECCV 2018, "Riemannian Walk"). The reference is
+    the final row of a joint run on the same tasks (the paper trains one per task prefix; the final joint
+    model is the common stand-in). None when no task has a reference value."""
+    gaps = [
+        reference_row[j] - value
+        for j, value in first_scores(matrix).items()
+        if j < len(reference_row) and reference_row[j] is not None
+    ]
+    return mean(gaps) if gaps else None
 
 
 def confusion_matrix(labels: list[int], predicted: list[int], classes: list[int]) -> list[list[int]]:

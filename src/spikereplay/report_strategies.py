@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spikereplay.metrics import intransigence
 from spikereplay.report import format_mean_std
 
 # Buzzega et al., NeurIPS 2020 (DER), Table 2, S-MNIST: a 2x100 MLP, 1 epoch, batch 10.
@@ -86,23 +87,39 @@ def _fmt(value, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def joint_reference(records: list[dict]) -> dict[str, list[float]]:
+    """Per scenario, the mean final row of the sweep's joint runs (the intransigence reference)."""
+    rows: dict[str, list[list[float]]] = {}
+    for record in records:
+        if record["strategy"] == "joint":
+            rows.setdefault(record["scenario"], []).append(record["accuracy_matrix"][-1])
+    return {scenario: [sum(col) / len(col) for col in zip(*finals)] for scenario, finals in rows.items()}
+
+
 def render_strategies_report(records: list[dict], title: str) -> str:
     lines = [
         f"# {title}",
         "",
         "Final average accuracy, %, mean ± sample std over seeds (n). class-IL: prediction over every "
         "output; task-IL: prediction restricted to the task's own classes, from the same runs. "
-        "ANN: Buzzega et al. 2020 (DER), 2x100 MLP, 1 epoch, batch 10.",
+        "ANN: Buzzega et al. 2020 (DER), 2x100 MLP, 1 epoch, batch 10. Forgetting: mean drop from each "
+        "task's best accuracy (Chaudhry et al. 2018); intransigence: mean of the joint runs' final accuracy "
+        "on each task minus its accuracy right after it was learnt (Chaudhry et al. 2018), when the sweep "
+        "has joint runs.",
         "",
-        "| scenario | method | buffer | class-IL | task-IL | n | ANN class-IL | ANN task-IL |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | method | buffer | class-IL | task-IL | forgetting | intransigence | n | ANN class-IL | ANN task-IL |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    joint_rows = joint_reference(records)
     for (scenario, method, buffer), runs in method_rows(records).items():
         ann = PUBLISHED_ANN.get((method.split(" ")[0], buffer), (None, None))
+        reference = joint_rows.get(scenario)
+        intrans = [intransigence(r["accuracy_matrix"], reference) for r in runs] if reference else []
         lines.append(
             f"| {scenario} | {method} | {buffer if buffer is not None else '–'} | "
             f"{format_mean_std([r['final_average_accuracy'] for r in runs], 2)} | "
-            f"{format_mean_std([r.get('task_incremental_final_average_accuracy') for r in runs], 2)} | {len(runs)} | "
+            f"{format_mean_std([r.get('task_incremental_final_average_accuracy') for r in runs], 2)} | "
+            f"{format_mean_std([r.get('forgetting') for r in runs], 2)} | {format_mean_std(intrans, 2)} | {len(runs)} | "
             f"{_fmt(ann[0])} | {_fmt(ann[1])} |"
         )
     lines += ["", f"CLS-ER (class-IL, ICLR 2022): {', '.join(f'{k}: {v}' for k, v in CLS_ER.items())}.", ""]
