@@ -104,3 +104,18 @@ def test_unavailable_cuda_device_is_refused_before_writing(tmp_path):
     )
     assert proc.returncode == 2 and "not available" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_config_states_only_what_differs_from_its_base(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "base.yaml").write_text("name: base\nseed: 3\ntraining: {epochs: 2, lr: 0.01}\n")
+    (tmp_path / "sub" / "child.yaml").write_text("base: ../base.yaml\ntraining: {epochs: 4}\n")
+    cfg = load_config(tmp_path / "sub" / "child.yaml", ["training.num_steps=7"])
+    assert (cfg.seed, cfg.training.epochs, cfg.training.lr, cfg.training.num_steps) == (3, 4, 0.01, 7)
+    assert cfg.name == "child"  # a file's own name, not its base's
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        load_config(tmp_path / "loop.yaml")
+    (tmp_path / "missing.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="nowhere.yaml"):
+        load_config(tmp_path / "missing.yaml")

@@ -330,14 +330,43 @@ def config_from_dict(raw: dict, source: str = "<dict>") -> Config:
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
+def deep_merge(base: dict, extra: dict) -> dict:
+    """``extra`` over ``base``, section by section."""
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_config_file(path: str | Path, seen: tuple = ()) -> dict:
+    """A config file's raw mapping, with ``base: other.yaml`` (relative to the file) merged under it."""
+    path = Path(path)
+    raw = read_yaml_mapping(path)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"config {path}: 'base' must be a file name, got {base!r}")
+    base_path = (path.parent / base).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise ConfigError(f"config {path}: 'base' chain loops back to {base_path}")
+    return deep_merge(read_config_file(base_path, (*seen, path.resolve())), raw)
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
-    """Load a YAML config (or the defaults when ``path`` is None) and apply overrides."""
+    """Load a YAML config (or the defaults when ``path`` is None) and apply overrides. A config file
+    may name another as its ``base`` (relative to it) and state only what differs."""
     raw: dict = {}
     source = "<defaults>"
     if path is not None:
         source = str(path)
-        raw = read_yaml_mapping(path)
-        raw.setdefault("name", Path(path).stem)
+        named = "name" in read_yaml_mapping(path)
+        raw = read_config_file(path)
+        if not named:
+            raw["name"] = Path(path).stem
     return config_from_dict(apply_overrides(raw, overrides or []), source)
 
 
