@@ -1,0 +1,24 @@
+"""The strategies benchmark's sweep runs each strategy with the parameters its config states."""
+
+from pathlib import Path
+
+from spikereplay import sweep
+from spikereplay.config import load_config
+from spikereplay.strategies import resolve_strategy
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_table_sweep_uses_the_parameters_of_configs_strategies(tmp_path):
+    spec, base = sweep.load_sweep(REPO / "sweeps" / "strategies" / "table.yaml")
+    points = sweep.expand(spec, base, tmp_path)
+    assert len(points) == 3 * (5 * 3 + 5)  # 3 seeds x (5 buffer methods x 3 sizes + 5 others)
+    for point in points:
+        cfg = point.config
+        shipped = load_config(REPO / "configs" / "strategies" / f"{cfg.strategy}.yaml")
+        params = resolve_strategy(cfg.strategy).Params
+        # the effective values, defaults included
+        assert params.model_validate(cfg.strategy_params) == params.model_validate(shipped.strategy_params), point.name
+        same = shipped.model_dump(exclude={"name", "seed", "memory", "strategy_params", "output"})
+        assert cfg.model_dump(exclude={"name", "seed", "memory", "strategy_params", "output"}) == same, point.name
+        assert cfg.memory.size in (0, 200, 500, 5120)
