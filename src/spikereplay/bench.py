@@ -22,6 +22,7 @@ from spikereplay import io as atomic
 from spikereplay.config import ModelConfig
 from spikereplay.datasets import dataset_info
 from spikereplay.encoding import encode
+from spikereplay.flops import dense_training_flops, gemm_peak_gflops
 from spikereplay.model import SpikingConvNet, cpu_has_native_bf16
 
 VARIANTS = {
@@ -33,6 +34,7 @@ VARIANTS = {
     "fused bf16 + compile": ("fused", "bf16", True),
 }
 REFERENCE = "textbook fp32 (reference)"
+PEAK_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def make_model(engine: str, precision: str, compile_scan: bool, seed: int = 0, device: str = "cpu") -> SpikingConvNet:
@@ -151,15 +153,26 @@ def machine_description(device: str = "cpu") -> str:
     )
 
 
+def add_dense_bound(rows: list[dict], flops_per_sample: float, peaks: dict[str, float]) -> None:
+    """Each row's training throughput as a % of the dense bound of its precision (GEMM peak / FLOPs per sample)."""
+    for row in rows:
+        precision = VARIANTS[row["variant"]][1]
+        row["train_bound"] = 100 * row["train"] * flops_per_sample / (peaks[precision] * 1e9)
+
+
 def format_table(rows: list[dict], num_steps: int) -> str:
+    bound = all("train_bound" in row for row in rows)
     lines = [
-        "| T | B (train) | variant | train samples/s | train ratio | eval batch | eval samples/s | eval ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| T | B (train) | variant | train samples/s | train ratio |"
+        + (" % of dense bound |" if bound else "")
+        + " eval batch | eval samples/s | eval ratio |",
+        "|---" * (9 if bound else 8) + "|",
     ]
     for row in rows:
         lines.append(
             f"| {num_steps} | {row['batch']} | {row['variant']} | {row['train']:.0f} | {row['train_ratio']:.2f}x "
-            f"| {row['eval_batch']} | {row['eval']:.0f} | {row['eval_ratio']:.2f}x |"
+            + (f"| {row['train_bound']:.0f} % " if bound else "")
+            + f"| {row['eval_batch']} | {row['eval']:.0f} | {row['eval_ratio']:.2f}x |"
         )
     return "\n".join(lines)
 
@@ -184,9 +197,19 @@ def main(args) -> int:
         from spikereplay.experiment import check_device
 
         check_device(args.device)
+    mnist = dataset_info("mnist")
+    flops = dense_training_flops(mnist.image_shape, mnist.num_classes, args.num_steps)["training"]
+    peaks = {name: gemm_peak_gflops(dtype, device=args.device) for name, dtype in PEAK_DTYPES.items()}
+    limit = (
+        f"GEMM peak (1024^3, same run): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s. "
+        f"Dense training cost at T={args.num_steps}: {flops / 1e6:.1f} MFLOP per sample, so the dense bound is "
+        f"{peaks['fp32'] * 1e9 / flops:.0f} samples/s in fp32 and {peaks['bf16'] * 1e9 / flops:.0f} in bf16."
+    )
+    print(limit)
     rows = run_benchmark(
         args.batch_sizes, args.num_steps, args.eval_batch, args.rounds, args.seconds, args.variants, device=args.device
     )
+    add_dense_bound(rows, flops, peaks)
     table = format_table(rows, args.num_steps)
     print(table)
     if args.output:
@@ -200,7 +223,7 @@ def main(args) -> int:
             "loop (snn.Leaky called once per step per layer, fp32) measured in the same run on the same "
             "data. Training = encode + forward + ce_count_loss + backward + Adam step. The reference "
             "evaluates at the training batch size under no_grad; the fused engine under inference_mode "
-            "at the eval batch.\n\n" + table + "\n"
+            "at the eval batch.\n\n" + limit + "\n\n" + table + "\n"
         )
         atomic.write_text(Path(args.output), text)
         print(f"written to {args.output}")
