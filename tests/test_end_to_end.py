@@ -376,3 +376,20 @@ def test_progress_lines_give_both_averages_then_the_row():
         "Accuracy after task 2/5: class-IL 93.0 % | task-IL 99.5 %",
         "  per task, class-IL %: [90.0, 96.0]",
     ]
+
+
+def test_forward_transfer_scores_each_task_before_training_it_and_leaves_the_run_unchanged(tiny_config):
+    from spikereplay.errors import ConfigError
+
+    three = {"data": {"train_per_class": 40, "test_per_class": 20, "class_order": [[0, 1], [2, 3], [4, 5]]}}
+    plain = run_experiment(tiny_config(scenario="task_free", **three), log=quiet)
+    cfg = tiny_config(scenario="task_free", training={"forward_transfer": True}, output={"run_name": "fwt"}, **three)
+    scored = run_experiment(cfg, log=quiet)
+    assert scored["accuracy_matrix"] == plain["accuracy_matrix"]  # evaluation draws from its own seeded stream
+    state = torch.load(cfg.run_dir / "checkpoints" / "task_3.pt", weights_only=False)["run_state"]
+    assert len(state["initial_row"]) == 3 and len(state["ahead"]) == 2
+    expected = ((state["ahead"][0] - state["initial_row"][1]) + (state["ahead"][1] - state["initial_row"][2])) / 2
+    assert scored["forward_transfer"] == pytest.approx(expected)
+    assert plain["forward_transfer"] is None
+    with pytest.raises(ConfigError, match="forward_transfer needs scenario task_free"):
+        tiny_config(training={"forward_transfer": True})

@@ -69,3 +69,11 @@ def test_intransigence_against_a_joint_row():
     # joint reaches 99, 98, 99.5: gaps 1, 2, 0.5
     assert intransigence(matrix, [99.0, 98.0, 99.5]) == (1.0 + 2.0 + 0.5) / 3
     assert intransigence(matrix, [None, None, None]) is None
+
+
+def test_forward_transfer_hand_values():
+    from spikereplay.metrics import forward_transfer
+
+    # untrained network: 10 % on every task; task 2 scores 30 % after task 1, task 3 scores 20 % after task 2
+    assert forward_transfer([30.0, 20.0], [10.0, 10.0, 10.0]) == (20.0 + 10.0) / 2
+    assert forward_transfer([], [10.0]) is None

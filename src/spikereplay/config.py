@@ -91,6 +91,8 @@ class TrainingConfig(Section):
     # has shown so far (no task id needed), so future classes' outputs are not trained to be silent.
     # Class-incremental heads only ever hold seen classes, so there it changes nothing.
     mask_unseen_classes: bool = False
+    # task-free: also score each task before it is trained, for forward transfer (Lopez-Paz & Ranzato 2017)
+    forward_transfer: bool = False
 
     # after each class-incremental task, rescale the newest head's weights to the old heads' mean
     # row norm (weight aligning, Zhao et al., CVPR 2020): a bias correction any strategy can use
@@ -244,6 +246,10 @@ class Config(Section):
             raise ValueError("replay.schedule separate_pass replays stored batches: it needs policy per_task_batches")
         if self.data.eval_split == "val" and self.data.val_fraction == 0:
             raise ValueError("data.eval_split val needs data.val_fraction > 0")
+        if self.training.forward_transfer and self.scenario != "task_free":
+            raise ValueError(
+                "training.forward_transfer needs scenario task_free: a class-incremental head does not exist before its task"
+            )
         if self.training.weight_align and self.scenario != "class_incremental":
             raise ValueError("training.weight_align aligns class-incremental heads: scenario is task_free")
         return self

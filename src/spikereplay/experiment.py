@@ -23,7 +23,7 @@ from spikereplay.config import Config, config_to_yaml, load_config
 from spikereplay.datasets import dataset_info, load_dataset, merge_tasks, split_tasks
 from spikereplay.errors import ConfigError, DataError
 from spikereplay.memory import make_buffer
-from spikereplay.metrics import confusion_matrix, failed_steps, per_class_accuracy, summarize
+from spikereplay.metrics import confusion_matrix, failed_steps, forward_transfer, per_class_accuracy, summarize
 from spikereplay.model import SpikingConvNet, cpu_has_native_bf16, precision_warning, resolve_device
 from spikereplay.optim import Optimization
 from spikereplay.plots import accuracy_history, confusion_plot
@@ -131,6 +131,7 @@ def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: 
         "num_steps_in_stream": len(trainer.stream),
         "task_classes": [list(t.classes) for t in trainer.eval_tasks],
         **summarize(state.matrix, state.ti_matrix),
+        "forward_transfer": forward_transfer(state.ahead, state.initial_row) if cfg.training.forward_transfer else None,
         "warnings": training_warnings(trainer, state),
         **(final_confusion(trainer) if complete else {}),
         "train_seconds": round(state.train_seconds, 2),

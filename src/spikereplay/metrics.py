@@ -103,6 +103,14 @@ def intransigence(matrix: list[list], reference_row: list) -> float | None:
     return mean(gaps) if gaps else None
 
 
+def forward_transfer(ahead: list[float], initial_row: list[float]) -> float | None:
+    """Mean over tasks i >= 1 of (accuracy on task i after training task i-1) - (accuracy of the
+    untrained network on task i) (Lopez-Paz & Ranzato, NeurIPS 2017, GEM). ``ahead[i-1]`` is the
+    first, ``initial_row[i]`` the second. None without such scores."""
+    gaps = [after - initial_row[i + 1] for i, after in enumerate(ahead) if i + 1 < len(initial_row)]
+    return mean(gaps) if gaps else None
+
+
 def confusion_matrix(labels: list[int], predicted: list[int], classes: list[int]) -> list[list[int]]:
     """counts[i][k]: samples of class ``classes[i]`` predicted as ``classes[k]`` (rows: truth, in
     the order given, e.g. of arrival). Predictions outside ``classes`` are not counted."""

@@ -41,6 +41,9 @@ class RunState:
     ti_matrix: list = field(default_factory=list)  # task-incremental accuracy, %
     log_rows: list = field(default_factory=list)
     train_seconds: float = 0.0
+    # training.forward_transfer: every task's accuracy before any training, and task i+1's after step i
+    initial_row: list = field(default_factory=list)
+    ahead: list = field(default_factory=list)
 
 
 def progress_enabled(wanted: bool) -> bool:
@@ -185,6 +188,19 @@ class Trainer:
                 ti_row.append(None)
         return row, ti_row
 
+    def score_task(self, j: int) -> float:
+        """Class-IL accuracy on eval task ``j`` now, on its seeded evaluation stream."""
+        task = self.eval_tasks[j]
+        accuracy, _ = evaluate(
+            self.strategy,
+            task.test_x,
+            task.test_y,
+            task.classes,
+            self.cfg.training.eval_batch_size,
+            self.cfg.seed + EVAL_SEED_OFFSET + j,
+        )
+        return accuracy
+
     def begin_task(self, task: TaskData) -> None:
         """Structure only (resume replays it): the scenario's head, its optimizer group, the lr schedule."""
         new_params = self.scenario.begin_task(task)
@@ -206,9 +222,14 @@ class Trainer:
                 task = self.stream[step]
                 started = time.perf_counter()
                 self.begin_task(task)
+                forward = self.cfg.training.forward_transfer
+                if forward and step == 0:  # the untrained network (its head exists now), GEM's b_i
+                    state.initial_row = [self.score_task(j) for j in range(len(self.eval_tasks))]
                 self.train_task(task, step, state, bar, started)
                 self.end_task(task, step)
                 row, ti_row = self.eval_row(step)
+                if forward and step + 1 < len(self.eval_tasks):
+                    state.ahead.append(self.score_task(step + 1))
                 state.matrix.append(row)
                 state.ti_matrix.append(ti_row)
                 state.steps_done = step + 1
