@@ -103,10 +103,11 @@ def progress_lines(state: RunState, stream_length: int) -> list[str]:
 
 def final_confusion(trainer: Trainer) -> dict:
     """The confusion matrix and per-class accuracy after the last task, classes in order of arrival."""
-    if not trainer.last_predictions:  # a finished run opened again: score its last step once more
-        trainer.eval_row(len(trainer.stream) - 1)
-    labels = torch.cat([labels for labels, _ in trainer.last_predictions]).tolist()
-    predicted = torch.cat([guess for _, guess in trainer.last_predictions]).tolist()
+    last_step = len(trainer.stream) - 1
+    if trainer.predictions_step != last_step:  # a finished run opened again: score its last step once more
+        trainer.eval_row(last_step)
+    labels = [v for truth, _ in trainer.last_predictions for v in truth.tolist()]
+    predicted = [v for _, guess in trainer.last_predictions for v in guess.tolist()]
     classes = [c for task in trainer.eval_tasks for c in task.classes]
     confusion = confusion_matrix(labels, predicted, classes)
     return {"confusion": {"classes": classes, "matrix": confusion}, "per_class_accuracy": per_class_accuracy(confusion)}

@@ -121,6 +121,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.shuffle_generator = torch.Generator().manual_seed(cfg.seed)
         self.last_predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.predictions_step: int | None = None  # the step whose row last_predictions holds
         self.on_log = None  # called with each training-log row as it is written (trackers)
 
     # -- checkpoints -------------------------------------------------------
@@ -166,7 +167,7 @@ class Trainer:
         predictions of this row are kept in ``last_predictions`` as (labels, predicted classes)."""
         trained = {c for task in self.stream[: step + 1] for c in task.classes}
         row, ti_row = [], []
-        self.last_predictions = []
+        self.last_predictions, self.predictions_step = [], step
         for j, task in enumerate(self.eval_tasks):
             if set(task.classes) <= trained:
                 predicted: list = []
