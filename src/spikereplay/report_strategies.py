@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spikereplay.metrics import intransigence
+from spikereplay.metrics import intransigence, learning_accuracy
 from spikereplay.report import format_mean_std
 
 # Buzzega et al., NeurIPS 2020 (DER), Table 2, S-MNIST: a 2x100 MLP, 1 epoch, batch 10.
@@ -102,13 +102,15 @@ def render_strategies_report(records: list[dict], title: str) -> str:
         "",
         "Final average accuracy, %, mean ± sample std over seeds (n). class-IL: prediction over every "
         "output; task-IL: prediction restricted to the task's own classes, from the same runs. "
-        "ANN: Buzzega et al. 2020 (DER), 2x100 MLP, 1 epoch, batch 10. Forgetting: mean drop from each "
+        "ANN: Buzzega et al. 2020 (DER), 2x100 MLP, 1 epoch, batch 10. Learning accuracy: mean of each "
+        "task's accuracy right after it was learnt (Riemer et al. 2019). Forgetting: mean drop from each "
         "task's best accuracy (Chaudhry et al. 2018); intransigence: mean of the joint runs' final accuracy "
         "on each task minus its accuracy right after it was learnt (Chaudhry et al. 2018), when the sweep "
         "has joint runs.",
         "",
-        "| scenario | method | buffer | class-IL | task-IL | forgetting | intransigence | n | ANN class-IL | ANN task-IL |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | method | buffer | class-IL | task-IL | learning acc. | forgetting | intransigence | n "
+        "| ANN class-IL | ANN task-IL |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     joint_rows = joint_reference(records)
     for (scenario, method, buffer), runs in method_rows(records).items():
@@ -119,6 +121,7 @@ def render_strategies_report(records: list[dict], title: str) -> str:
             f"| {scenario} | {method} | {buffer if buffer is not None else '–'} | "
             f"{format_mean_std([r['final_average_accuracy'] for r in runs], 2)} | "
             f"{format_mean_std([r.get('task_incremental_final_average_accuracy') for r in runs], 2)} | "
+            f"{format_mean_std([learning_accuracy(r['accuracy_matrix']) for r in runs], 2)} | "
             f"{format_mean_std([r.get('forgetting') for r in runs], 2)} | {format_mean_std(intrans, 2)} | {len(runs)} | "
             f"{_fmt(ann[0])} | {_fmt(ann[1])} |"
         )
