@@ -162,6 +162,19 @@ class Trainer:
         return state
 
     # -- the loop ----------------------------------------------------------
+    def score_task(self, j: int, predictions: list | None = None) -> tuple[float, float]:
+        """Class-IL and task-IL accuracy on eval task ``j`` now, on its own seeded evaluation stream."""
+        task = self.eval_tasks[j]
+        return evaluate(
+            self.strategy,
+            task.test_x,
+            task.test_y,
+            task.classes,
+            self.cfg.training.eval_batch_size,
+            self.cfg.seed + EVAL_SEED_OFFSET + j,
+            predictions,
+        )
+
     def eval_row(self, step: int) -> tuple[list, list]:
         """Accuracies on the eval tasks whose classes have all been trained by ``step``; the class-IL
         predictions of this row are kept in ``last_predictions`` as (labels, predicted classes)."""
@@ -171,15 +184,7 @@ class Trainer:
         for j, task in enumerate(self.eval_tasks):
             if set(task.classes) <= trained:
                 predicted: list = []
-                acc, ti_acc = evaluate(
-                    self.strategy,
-                    task.test_x,
-                    task.test_y,
-                    task.classes,
-                    self.cfg.training.eval_batch_size,
-                    self.cfg.seed + EVAL_SEED_OFFSET + j,
-                    predicted,
-                )
+                acc, ti_acc = self.score_task(j, predicted)
                 if predicted:
                     self.last_predictions.append((task.test_y, torch.cat(predicted)))
                 row.append(acc)
@@ -188,19 +193,6 @@ class Trainer:
                 row.append(None)
                 ti_row.append(None)
         return row, ti_row
-
-    def score_task(self, j: int) -> float:
-        """Class-IL accuracy on eval task ``j`` now, on its seeded evaluation stream."""
-        task = self.eval_tasks[j]
-        accuracy, _ = evaluate(
-            self.strategy,
-            task.test_x,
-            task.test_y,
-            task.classes,
-            self.cfg.training.eval_batch_size,
-            self.cfg.seed + EVAL_SEED_OFFSET + j,
-        )
-        return accuracy
 
     def begin_task(self, task: TaskData) -> None:
         """Structure only (resume replays it): the scenario's head, its optimizer group, the lr schedule."""
@@ -225,12 +217,12 @@ class Trainer:
                 self.begin_task(task)
                 forward = self.cfg.training.forward_transfer
                 if forward and step == 0:  # the untrained network (its head exists now), GEM's b_i
-                    state.initial_row = [self.score_task(j) for j in range(len(self.eval_tasks))]
+                    state.initial_row = [self.score_task(j)[0] for j in range(len(self.eval_tasks))]
                 self.train_task(task, step, state, bar, started)
                 self.end_task(task, step)
                 row, ti_row = self.eval_row(step)
                 if forward and step + 1 < len(self.eval_tasks):
-                    state.ahead.append(self.score_task(step + 1))
+                    state.ahead.append(self.score_task(step + 1)[0])
                 state.matrix.append(row)
                 state.ti_matrix.append(ti_row)
                 state.steps_done = step + 1
