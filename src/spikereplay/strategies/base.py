@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from spikereplay.encoding import encode
 from spikereplay.losses import count_loss, snn_logits
+from spikereplay.memory import random_shift
 from spikereplay.scenarios import SCENARIOS
 
 
@@ -73,11 +74,15 @@ class Strategy:
             self.memory.load_state_dict(state["memory"])
 
     # -- helpers ---------------------------------------------------------------
-    def outputs(self, images: torch.Tensor):
-        """Output spikes and membranes [T, B, C] of uint8 ``images``, encoded per the config."""
+    def encoded(self, images: torch.Tensor):
+        """``(inputs, static, num_steps)``: uint8 ``images`` encoded per the config, ready for a model."""
         steps = self.cfg.training.num_steps
         inputs, static = encode(self.cfg.encoding.kind, images.to(self.device), steps, self.cfg.encoding.gain)
-        return self.model(inputs, static, steps)
+        return inputs, static, steps
+
+    def outputs(self, images: torch.Tensor):
+        """Output spikes and membranes [T, B, C] of uint8 ``images``, encoded per the config."""
+        return self.model(*self.encoded(images))
 
     def logits(self, spikes: torch.Tensor, mems: torch.Tensor) -> torch.Tensor:
         """[B, C] logits per ``strategy_params.logits`` (spike counts by default)."""
@@ -124,8 +129,6 @@ class Strategy:
 
     def replay_sample(self, count: int, task_id: int, names=None) -> dict | None:
         """``count`` stored samples (with ``replay.shift_pixels`` augmentation), or None if none are eligible."""
-        from spikereplay.memory import random_shift
-
         rows = self.memory.sample(count, task_id, names)
         if rows is not None and self.cfg.replay.shift_pixels:
             rows["images"] = random_shift(rows["images"], self.cfg.replay.shift_pixels, self.memory.generator)

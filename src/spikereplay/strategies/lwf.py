@@ -10,7 +10,6 @@ import copy
 import torch
 from pydantic import Field
 
-from spikereplay.encoding import encode
 from spikereplay.losses import distill_kl
 from spikereplay.strategies.base import Batch, LogitParams, Strategy
 
@@ -34,14 +33,13 @@ class LwF(Strategy):
         return teacher
 
     def observe(self, batch: Batch) -> dict[str, float]:
-        steps = self.cfg.training.num_steps
-        inputs, static = encode(self.cfg.encoding.kind, batch.images.to(self.device), steps, self.cfg.encoding.gain)
-        spikes, mems = self.model(inputs, static, steps)
+        encoded = self.encoded(batch.images)
+        spikes, mems = self.model(*encoded)
         current = self.current_losses(spikes, batch.labels, batch.task_id).mean()
         if self.teacher is None:
             return {"loss": self.optim.minimize(current, self.current_columns(batch.task_id))}
         with torch.no_grad():
-            old_spikes, old_mems = self.teacher(inputs, static, steps)  # the same input spikes as the student
+            old_spikes, old_mems = self.teacher(*encoded)  # the same input spikes as the student
         width = old_spikes.shape[-1]
         student = self.logits(spikes[..., :width], mems[..., :width])
         distill = distill_kl(student, self.logits(old_spikes, old_mems), self.params.temperature).mean()
