@@ -23,7 +23,14 @@ from spikereplay.config import Config, config_to_yaml, load_config
 from spikereplay.datasets import dataset_info, load_dataset, merge_tasks, split_tasks
 from spikereplay.errors import ConfigError, DataError
 from spikereplay.memory import make_buffer
-from spikereplay.metrics import confusion_matrix, failed_steps, forward_transfer, per_class_accuracy, summarize
+from spikereplay.metrics import (
+    confusion_matrix,
+    failed_steps,
+    final_average_accuracy,
+    forward_transfer,
+    per_class_accuracy,
+    summarize,
+)
 from spikereplay.model import SpikingConvNet, cpu_has_native_bf16, precision_warning, resolve_device
 from spikereplay.optim import Optimization
 from spikereplay.plots import accuracy_history, confusion_plot
@@ -91,12 +98,10 @@ def training_warnings(trainer: Trainer, state: RunState) -> list[str]:
 
 def progress_lines(state: RunState, stream_length: int) -> list[str]:
     """The field's summary after a task: both averages, then the per-task row."""
-    seen = [v for v in state.matrix[-1] if v is not None]
-    seen_ti = [v for v in state.ti_matrix[-1] if v is not None]
     row = ", ".join("-" if v is None else f"{v:.1f}" for v in state.matrix[-1])
     return [
-        f"Accuracy after task {state.steps_done}/{stream_length}: class-IL {sum(seen) / len(seen):.1f} % | "
-        f"task-IL {sum(seen_ti) / len(seen_ti):.1f} %",
+        f"Accuracy after task {state.steps_done}/{stream_length}: class-IL "
+        f"{final_average_accuracy(state.matrix):.1f} % | task-IL {final_average_accuracy(state.ti_matrix):.1f} %",
         f"  per task, class-IL %: [{row}]",
     ]
 
