@@ -33,6 +33,12 @@ def encode_direct(images: torch.Tensor, num_steps: int, gain: float = 1.0):
     return to_unit(images) * gain, True
 
 
+def draw_spike_images(images: torch.Tensor) -> torch.Tensor:
+    """One rate_conv draw as uint8 images of 0 and 255, which rate_conv then encodes to the same
+    spikes (``quirks.store_encoded``: the published code stored and replayed the encoded batch)."""
+    return torch.bernoulli(to_unit(images)).mul_(255).to(torch.uint8).reshape(images.shape)
+
+
 ENCODERS = {"rate_conv": encode_rate_conv, "rate": encode_rate, "direct": encode_direct}
 
 

@@ -68,7 +68,7 @@ def build_trainer(cfg: Config, stream, eval_tasks, run_dir: Path) -> Trainer:
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     info = dataset_info(cfg.data.dataset)
-    model = SpikingConvNet(cfg.model, info.image_shape, cfg.precision).to(device)
+    model = SpikingConvNet(cfg.model, info.image_shape, cfg.precision, cfg.quirks.stateless_steps).to(device)
     scenario = Scenario(cfg.scenario, model, info.num_classes, cfg.training.mask_unseen_classes)
     strategy_class = resolve_strategy(cfg.strategy)
     memory = make_buffer(cfg, strategy_class) if strategy_class.needs_memory else None

@@ -13,6 +13,10 @@ Two engines compute the same function:
   the reference for tests and benchmarks.
 The membrane starts at zero for every forward call, i.e. it is reset between
 batches only and integrates over the T steps of a sample.
+
+``stateless=True`` is the published code's quirk (``quirks.stateless_steps``): every membrane
+restarts at zero at every step, so the network is a feed-forward map of each step's input, and a
+static input gives the same output at every step (computed once).
 """
 
 from __future__ import annotations
@@ -39,10 +43,13 @@ def backbone_features(image_shape: tuple[int, int, int]) -> int:
 
 
 class SpikingConvNet(nn.Module):
-    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], precision: str = "fp32"):
+    def __init__(
+        self, cfg: ModelConfig, image_shape: tuple[int, int, int], precision: str = "fp32", stateless: bool = False
+    ):
         super().__init__()
         self.cfg = cfg
         self.precision = precision
+        self.stateless = stateless
         self.image_shape = tuple(image_shape)
         self.features = backbone_features(self.image_shape)
         self.spike_fn = make_surrogate(cfg.surrogate, cfg.surrogate_slope)
@@ -94,6 +101,8 @@ class SpikingConvNet(nn.Module):
             raise RuntimeError("the model has no output head yet")
         if self.cfg.engine == "textbook":
             return self._forward_textbook(inputs, static, num_steps)
+        if self.stateless:
+            return self._forward_stateless(inputs, static, num_steps)
         return self._forward_fused(inputs, static, num_steps)
 
     def _leaky(self, currents: torch.Tensor):
@@ -127,6 +136,25 @@ class SpikingConvNet(nn.Module):
             cur_out = F.linear(spk2.flatten(2), weight, bias)
         return self._leaky(cur_out.float())
 
+    def _forward_stateless(self, inputs, static, num_steps):
+        """With the membrane at 0 before every step, snn.Leaky gives m = input current and
+        s = S(m - thr) exactly, whatever the reset mechanism."""
+        threshold = self.cfg.threshold
+        weight, bias = self._head_weights()
+        with self._autocast():
+            cur1 = F.max_pool2d(self.conv1(inputs if static else inputs.flatten(0, 1)), 2).float()
+        spk1 = self.spike_fn(cur1 - threshold)
+        with self._autocast():
+            cur2 = F.max_pool2d(self.conv2(spk1), 2).float()
+        spk2 = self.spike_fn(cur2 - threshold)
+        with self._autocast():
+            cur_out = F.linear(spk2.flatten(1), weight, bias).float()
+        spk_out = self.spike_fn(cur_out - threshold)
+        if static:  # every step is the same; backward sums the T identical gradients
+            return spk_out.expand(num_steps, *spk_out.shape), cur_out.expand(num_steps, *cur_out.shape)
+        steps = inputs.shape[0]
+        return spk_out.unflatten(0, (steps, -1)), cur_out.unflatten(0, (steps, -1))
+
     def _forward_textbook(self, inputs, static, num_steps):
         mem1 = mem2 = mem_out = None
         weight, bias = self._head_weights()
@@ -135,6 +163,8 @@ class SpikingConvNet(nn.Module):
             x_t = inputs if static else inputs[t]
             with self._autocast():
                 cur1 = F.max_pool2d(self.conv1(x_t), 2).float()
+            if self.stateless:  # the published code's init_leaky() inside the per-step forward
+                mem1 = mem2 = mem_out = None
             mem1 = torch.zeros_like(cur1) if mem1 is None else mem1
             spk1, mem1 = self.lif1(cur1, mem1)
             with self._autocast():
@@ -150,10 +180,13 @@ class SpikingConvNet(nn.Module):
         return torch.stack(spikes), torch.stack(mems)
 
 
-def predict(spikes: torch.Tensor, mems: torch.Tensor) -> torch.Tensor:
+def predict(spikes: torch.Tensor, mems: torch.Tensor, ties_to_lowest: bool = False) -> torch.Tensor:
     """Class index per sample: most output spikes; ties broken by the larger
-    summed output membrane potential (spike counts tie often in SNNs)."""
+    summed output membrane potential (spike counts tie often in SNNs), or with ``ties_to_lowest``
+    given to the lowest output index (snnTorch's ``accuracy_rate``, the published code's rule)."""
     counts = spikes.sum(0)
+    if ties_to_lowest:
+        return counts.argmax(dim=-1)  # torch.argmax returns the first maximal index
     mem_sum = mems.sum(0)
     is_top = counts == counts.max(dim=-1, keepdim=True).values
     return torch.where(is_top, mem_sum, torch.full_like(mem_sum, -torch.inf)).argmax(dim=-1)

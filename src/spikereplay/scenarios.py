@@ -28,6 +28,7 @@ class Scenario:
         self.task_columns: dict[int, list[int]] = {}
         self.mask_unseen_classes = mask_unseen_classes
         self.seen_classes: set[int] = set()  # labels the training stream has shown (no task id needed)
+        self.current_classes: tuple[int, ...] = ()  # the classes of the task being trained
 
     def begin_task(self, task: TaskData) -> list[torch.nn.Parameter]:
         """Register the task; return the parameters of any head added for it."""
@@ -41,10 +42,19 @@ class Scenario:
             new_params = list(self.model.add_head(self.num_classes).parameters())
             self.class_to_column = torch.arange(self.num_classes)
         self.task_columns[task.task_id] = self.columns_of(task.classes)
+        self.current_classes = tuple(task.classes)
         return new_params
 
     def columns_of(self, classes) -> list[int]:
         return [int(self.class_to_column[c]) for c in classes]
+
+    def column_classes(self) -> torch.Tensor:
+        """The class of each output column (-1 for a column no class maps to)."""
+        classes = torch.full((self.model.num_outputs,), -1, dtype=torch.long)
+        for cls, column in enumerate(self.class_to_column.tolist()):
+            if 0 <= column < self.model.num_outputs:
+                classes[column] = cls
+        return classes
 
     def all_columns(self) -> list[int]:
         return list(range(self.model.num_outputs))
@@ -59,10 +69,6 @@ class Scenario:
         if self.kind == "task_free" and self.mask_unseen_classes and self.seen_classes:
             return sorted(self.columns_of(self.seen_classes))
         return self.all_columns()
-
-    def columns_of_tasks(self, task_ids: torch.Tensor) -> list[int]:
-        """The columns of the heads of ``task_ids`` (class-incremental), in task order."""
-        return [c for tid in task_ids.unique().tolist() for c in self.task_columns[tid]]
 
     def state_dict(self) -> dict:
         return {"seen_classes": sorted(self.seen_classes)}

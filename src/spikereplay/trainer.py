@@ -10,6 +10,7 @@ written that holds everything needed to resume from there: model, optimizer, sce
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -24,6 +25,7 @@ from rich.progress import Progress
 
 from spikereplay import io as atomic
 from spikereplay.datasets import TaskData
+from spikereplay.encoding import draw_spike_images
 from spikereplay.errors import DivergedError
 from spikereplay.model import predict
 from spikereplay.strategies import Batch
@@ -50,14 +52,6 @@ def progress_enabled(wanted: bool) -> bool:
     return wanted and sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("true", "1")
 
 
-def column_to_class(class_to_column: torch.Tensor, num_columns: int) -> torch.Tensor:
-    inverse = torch.full((num_columns,), -1, dtype=torch.long)
-    for cls, col in enumerate(class_to_column.tolist()):
-        if 0 <= col < num_columns:
-            inverse[col] = cls
-    return inverse
-
-
 @torch.inference_mode()
 def evaluate(strategy, images, labels, task_classes, batch_size: int, seed: int, predictions: list | None = None):
     """Accuracy (%) over all outputs (no task id), and task-incremental accuracy
@@ -66,12 +60,13 @@ def evaluate(strategy, images, labels, task_classes, batch_size: int, seed: int,
     if images.shape[0] == 0:
         return float("nan"), float("nan")
     scenario = strategy.scenario
-    to_class = column_to_class(scenario.class_to_column, strategy.model.num_outputs)
+    to_class = scenario.column_classes()
     active = torch.tensor(scenario.active_columns())
     to_class = to_class[active]  # position among the active outputs -> class
     own_columns = torch.tensor(scenario.columns_of(task_classes))
     own_classes = torch.tensor(task_classes)
     device = strategy.device
+    ties_to_lowest = strategy.cfg.quirks.ties_lowest_index
     was_training = strategy.model.training
     strategy.model.eval()
     correct = correct_ti = 0
@@ -81,11 +76,11 @@ def evaluate(strategy, images, labels, task_classes, batch_size: int, seed: int,
             spikes, mems = strategy.outputs(images[start : start + batch_size])
             spikes, mems = spikes.cpu(), mems.cpu()
             truth = labels[start : start + batch_size]
-            predicted = to_class[predict(spikes[..., active], mems[..., active])]
+            predicted = to_class[predict(spikes[..., active], mems[..., active], ties_to_lowest)]
             correct += int((predicted == truth).sum())
             if predictions is not None:
                 predictions.append(predicted)
-            own = predict(spikes[..., own_columns], mems[..., own_columns])
+            own = predict(spikes[..., own_columns], mems[..., own_columns], ties_to_lowest)
             correct_ti += int((own_classes[own] == truth).sum())
     strategy.model.train(was_training)
     return 100.0 * correct / images.shape[0], 100.0 * correct_ti / images.shape[0]
@@ -123,6 +118,8 @@ class Trainer:
         self.last_predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.predictions_step: int | None = None  # the step whose row last_predictions holds
         self.on_log = None  # called with each training-log row as it is written (trackers)
+        # quirks.snapshot_every: the weights the current step's row is scored on (None: the live model)
+        self.scored_state: dict | None = None
 
     # -- checkpoints -------------------------------------------------------
     def checkpoint_path(self, step: int) -> Path:
@@ -142,6 +139,7 @@ class Trainer:
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 "shuffle_rng": self.shuffle_generator.get_state(),
+                "scored_model": self.scored_state,
             },
         )
 
@@ -159,6 +157,7 @@ class Trainer:
         if checkpoint.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
         self.shuffle_generator.set_state(checkpoint["shuffle_rng"])
+        self.scored_state = checkpoint.get("scored_model")
         return state
 
     # -- the loop ----------------------------------------------------------
@@ -178,6 +177,23 @@ class Trainer:
     def eval_row(self, step: int) -> tuple[list, list]:
         """Accuracies on the eval tasks whose classes have all been trained by ``step``; the class-IL
         predictions of this row are kept in ``last_predictions`` as (labels, predicted classes)."""
+        with self.scored_model():
+            return self._eval_row(step)
+
+    @contextlib.contextmanager
+    def scored_model(self):
+        """The model as scored: the live one, or under ``quirks.snapshot_every`` the step's snapshot."""
+        if self.scored_state is None:
+            yield
+            return
+        live = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+        self.model.load_state_dict(self.scored_state)
+        try:
+            yield
+        finally:
+            self.model.load_state_dict(live)
+
+    def _eval_row(self, step: int) -> tuple[list, list]:
         trained = {c for task in self.stream[: step + 1] for c in task.classes}
         row, ti_row = [], []
         self.last_predictions, self.predictions_step = [], step
@@ -192,7 +208,22 @@ class Trainer:
             else:
                 row.append(None)
                 ti_row.append(None)
+        if self.cfg.quirks.diagonal_from_val and not self.strategy.joint_stream:
+            row[step] = self.validation_accuracy(self.stream[step])
         return row, ti_row
+
+    def validation_accuracy(self, task: TaskData) -> float:
+        """``quirks.diagonal_from_val``: the task's validation accuracy as the published table's
+        diagonal holds it, task-aware (own head) in class-incremental runs."""
+        accuracy, task_aware = evaluate(
+            self.strategy,
+            task.val_x,
+            task.val_y,
+            task.classes,
+            self.cfg.training.eval_batch_size,
+            self.cfg.seed + EVAL_SEED_OFFSET,
+        )
+        return task_aware if self.scenario.kind == "class_incremental" else accuracy
 
     def begin_task(self, task: TaskData) -> None:
         """Structure only (resume replays it): the scenario's head, its optimizer group, the lr schedule."""
@@ -240,13 +271,21 @@ class Trainer:
         )
         sums: dict[str, float] = {}
         count = 0
+        quirks = self.cfg.quirks
+        self.scored_state = None
+        end = n - n % training.batch_size if quirks.drop_last else n
         for epoch in range(training.epochs):
             self.strategy.before_epoch(task)
             order = torch.randperm(n, generator=self.shuffle_generator)
-            for start in range(0, n, training.batch_size):
+            for start in range(0, end, training.batch_size):
                 idx = order[start : start + training.batch_size]
                 self.scenario.observe_labels(task.train_y[idx])
-                terms = self.strategy.observe(Batch(task.train_x[idx], task.train_y[idx], task.task_id))
+                images = task.train_x[idx]
+                if quirks.store_encoded:
+                    images = draw_spike_images(images)
+                terms = self.strategy.observe(Batch(images, task.train_y[idx], task.task_id))
+                if quirks.snapshot_every and (start // training.batch_size) % quirks.snapshot_every == 0:
+                    self.scored_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 if not math.isfinite(terms["loss"]):
                     raise DivergedError(
                         f"non-finite loss ({terms['loss']}) at task {step + 1}, epoch {epoch + 1}, iteration "

@@ -104,11 +104,27 @@ class Strategy:
     def current_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_id: int) -> torch.Tensor:
         return count_loss(spikes, labels, self.current_columns(task_id), self.scenario.class_to_column)
 
+    def _replayed_task_columns(self, task_id: int) -> list[int]:
+        """The own-head columns of a replayed task; under ``quirks.task0_all_heads`` task 0's are
+        every active column (the published code's ``if task_idx:`` is false for task 0)."""
+        if task_id == 0 and self.cfg.quirks.task0_all_heads:
+            return self.scenario.active_columns()
+        return self.scenario.task_columns[task_id]
+
     def replay_columns(self, task_ids: torch.Tensor) -> list[int]:
         """The columns replayed samples are scored on: every active one, or their own heads."""
         if self.scenario.kind == "class_incremental" and self.cfg.replay.heads == "own":
-            return self.scenario.columns_of_tasks(task_ids)
+            return sorted({c for tid in task_ids.unique().tolist() for c in self._replayed_task_columns(tid)})
         return self.scenario.active_columns()
+
+    def _scored_labels(self, labels: torch.Tensor, columns: list[int]) -> torch.Tensor:
+        """The labels replayed samples are trained towards; under ``quirks.replay_label_remap`` the
+        published code's: position 0 of ``columns`` if the label is the current task's first
+        class, else position 1 (so every replayed sample gets position 1)."""
+        if not self.cfg.quirks.replay_label_remap:
+            return labels
+        position = (labels != self.scenario.current_classes[0]).long()
+        return self.scenario.column_classes()[torch.tensor(columns)[position]]
 
     def replay_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_ids: torch.Tensor) -> torch.Tensor:
         """Per-sample loss of replayed samples, each on ``replay_columns``' rule."""
@@ -117,15 +133,17 @@ class Strategy:
             losses = torch.empty(labels.shape[0], device=spikes.device)
             for tid in task_ids.unique().tolist():
                 rows = (task_ids == tid).nonzero().flatten().to(spikes.device)
+                columns = self._replayed_task_columns(tid)
                 group = count_loss(
                     spikes.index_select(1, rows),
-                    labels[rows.cpu()],
-                    scenario.task_columns[tid],
+                    self._scored_labels(labels[rows.cpu()], columns),
+                    columns,
                     scenario.class_to_column,
                 )
                 losses[rows] = group
             return losses
-        return count_loss(spikes, labels, scenario.active_columns(), scenario.class_to_column)
+        columns = scenario.active_columns()
+        return count_loss(spikes, self._scored_labels(labels, columns), columns, scenario.class_to_column)
 
     def replay_sample(self, count: int, task_id: int, names=None) -> dict | None:
         """``count`` stored samples (with ``replay.shift_pixels`` augmentation), or None if none are eligible."""

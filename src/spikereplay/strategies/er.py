@@ -2,7 +2,9 @@
 
 ``interleaved``: each step trains on the current batch concatenated with a batch drawn from the
 buffer, one mean loss over both. ``separate_pass`` (the seed's schedule): before each epoch, one
-pass over the stored batches of earlier tasks with its own Adam at ``replay.lr``.
+pass over the stored batches of earlier tasks with its own Adam at ``replay.lr`` (a fresh one per
+task; the published code's single Adam over the parameters that existed before the first head is
+``quirks.replay_optimizer_once``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ class ER(Strategy):
         self.replay_optimizer = None
 
     def begin_task(self, task) -> None:
-        if self.cfg.replay.schedule == "separate_pass":
-            self.replay_optimizer = torch.optim.Adam(
-                self.model.parameters(), lr=self.cfg.replay.lr, betas=self.cfg.training.betas
-            )
+        if self.cfg.replay.schedule != "separate_pass":
+            return
+        params = list(self.model.parameters())
+        if self.cfg.quirks.replay_optimizer_once:
+            if self.replay_optimizer is not None:
+                return
+            # made before the first task's head existed: in class-incremental runs, the backbone only
+            if self.scenario.kind == "class_incremental":
+                heads = {id(p) for p in self.model.heads.parameters()}
+                params = [p for p in params if id(p) not in heads]
+        self.replay_optimizer = torch.optim.Adam(params, lr=self.cfg.replay.lr, betas=self.cfg.training.betas)
 
     def before_epoch(self, task) -> None:
         if self.cfg.replay.schedule != "separate_pass":
