@@ -1,7 +1,7 @@
 # One command to set up and run the main job (`make run`), one to run the tests (`make test`).
 PYTHON ?= python3
 VENV := .venv
-EXTRAS ?= dev,ray,tensorboard
+EXTRAS ?= dev,ray,tensorboard,wandb
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

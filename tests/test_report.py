@@ -1,5 +1,6 @@
 """Sweep report: aggregation over seeds, checked against hand-computed numbers."""
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -79,9 +80,15 @@ def test_report_tables_match_hand_computed_values(records):
     assert "| joint | – | – | – | – | 90.0 ± 2.8 | 90.1 | 2 |" in lines
     assert "| naive | 90.0 | 48.0 | 31.0 | 24.0 | 19.5 | 21.6 | 1 |" in lines
     # forgetting 85, 91 -> 88.0 ± 4.2; MR10 27, 24.5, 22 -> 24.5 ± 2.5; task-incremental 70, 74 -> 72.0 ± 2.8
-    assert "| naive | 88.0 ± 4.2 | -88.0 ± 4.2 | 72.0 ± 2.8 |" in lines
-    assert "| MR10 | 24.5 ± 2.5 | -24.5 ± 2.5 | 81.0 ± 1.0 |" in lines
-    assert "| joint | – | – | 95.0 ± 0.0 |" in lines
+    # learning accuracy: mean diagonal 88 and 96.8 -> 92.4 ± 6.2; intransigence against the joint
+    # final row (88 and 92 -> 90 on every task): 10/5 = 2.0 and -34/5 = -6.8 -> -2.4 ± 6.2
+    assert "| naive | 88.0 ± 4.2 | -88.0 ± 4.2 | 92.4 ± 6.2 | -2.4 ± 6.2 | 72.0 ± 2.8 |" in lines
+    assert any(
+        line.startswith("| MR10 | 24.5 ± 2.5 | -24.5 ± 2.5 |") and line.endswith(" 81.0 ± 1.0 |") for line in lines
+    )
+    assert "| joint | – | – | 90.0 ± 2.8 | – | 95.0 ± 0.0 |" in lines
+    # task-free has no joint row: no intransigence
+    assert any(line.startswith("| naive | ") and "| – | " in line for line in lines[lines.index("## task_free") :])
     assert "| after 2 | 9.0 | 95.0 | – | – | – |" in lines
 
 
@@ -117,6 +124,24 @@ def test_write_report_files(tmp_path):
         if path.suffix == ".png":
             assert path.read_bytes()[:4] == b"\x89PNG"
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_confusions_are_summed_over_seeds_and_drawn(records, tmp_path):
+    naive = [r for r in records if r["run"] in ("cil_naive_seed0", "cil_naive_seed1")]
+    with_confusion = [
+        dict(naive[0], confusion={"classes": [1, 0], "matrix": [[3, 1], [0, 4]]}),
+        dict(naive[1], confusion=None),  # an older result line: read from its run directory
+    ]
+    run_dir = tmp_path / "runs" / "cil_naive_seed1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.json").write_text(json.dumps({"confusion": {"classes": [1, 0], "matrix": [[2, 2], [1, 3]]}}))
+    rows = report.group_rows(with_confusion + [r for r in records if r["run"].startswith("cil_replay_mr10")])
+    panels = report.summed_confusions(rows["class_incremental"], tmp_path)
+    assert panels == [("naive (2 seeds)", {"classes": [1, 0], "matrix": [[5, 3], [1, 7]]})]  # MR10: none kept
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in with_confusion))
+    written = report.write_report(tmp_path)
+    assert tmp_path / "confusion_class_incremental.png" in written
+    assert (tmp_path / "confusion_class_incremental.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_memory_series_start_at_naive(records):

@@ -27,6 +27,34 @@ def test_tensorboard_round_trip(tiny_config):
     assert losses == [(int(r["iteration"]), pytest.approx(float(r["loss"]), abs=1e-5)) for r in rows]
 
 
+def test_wandb_runs_offline_and_holds_the_run_s_values(tiny_config, monkeypatch):
+    pytest.importorskip("wandb")
+    from spikereplay import trackers
+
+    for name in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tiny_config().run_dir.parent))  # no ~/.netrc: not configured
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    seen = {}
+    close = trackers.WandbTracker.close
+
+    def close_and_keep(self):
+        seen["mode"] = self.run.settings.mode
+        seen["summary"] = dict(self.run.summary)
+        close(self)
+
+    monkeypatch.setattr(trackers.WandbTracker, "close", close_and_keep)
+    cfg = tiny_config(output={"trackers": ["wandb"]})
+    warnings = []
+    metrics = run_experiment(cfg, log=warnings.append)
+    assert not [w for w in warnings if "tracker" in w]
+    assert seen["mode"] == "offline"
+    # the summary holds each key's last logged value: the final row and averages
+    assert seen["summary"]["accuracy/average"] == pytest.approx(metrics["final_average_accuracy"], abs=1e-4)
+    assert seen["summary"]["accuracy/task_2"] == pytest.approx(metrics["accuracy_matrix"][-1][1], abs=1e-4)
+    assert list((cfg.run_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+
+
 def test_a_tracker_that_cannot_start_warns_once_and_the_run_completes(tiny_config, monkeypatch):
     import spikereplay.trackers as trackers
 
@@ -51,7 +79,7 @@ def test_a_tracker_that_fails_to_write_is_dropped_after_one_warning(tiny_config,
         def __init__(self, run_dir, config):
             pass
 
-        def log(self, scalars, step):
+        def log(self, scalars, step, axis):
             calls.append(step)
             raise OSError("disk full")
 

@@ -259,7 +259,7 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
         scores = {f"accuracy/task_{j + 1}": v for j, v in enumerate(step_state.matrix[-1])}
         scores["accuracy/average"] = metrics["average_accuracy"][-1]
         scores["accuracy/task_incremental_average"] = metrics["task_incremental_final_average_accuracy"]
-        trackers.log(scores, step_state.steps_done)
+        trackers.log(scores, step_state.steps_done, axis="task")
 
     try:
         state = trainer.fit(state, on_step_done=on_step_done)

@@ -46,29 +46,46 @@ def accuracy_history(matrix: list[list], task_labels: list[str], path: Path, tit
     save_figure(fig, path)
 
 
-def confusion_plot(confusion: dict, path: Path, title: str = "") -> None:
-    """The confusion matrix after the last task, each row normalised to 100 %, classes in order of arrival."""
+def draw_confusion(ax, confusion: dict, title: str = "", annotate: bool = True):
+    """A confusion matrix with each row normalised to 100 %, classes in the order given."""
     import numpy as np
 
     counts = np.array(confusion["matrix"], dtype=float)
     percent = 100 * counts / np.maximum(counts.sum(1, keepdims=True), 1)
     classes = confusion["classes"]
-    fig, ax = plt.subplots(figsize=(0.45 * len(classes) + 2.5, 0.45 * len(classes) + 2))
     image = ax.imshow(percent, vmin=0, vmax=100, cmap="Blues")
     ax.set_xticks(range(len(classes)), classes)
     ax.set_yticks(range(len(classes)), classes)
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
     for i in range(len(classes)):
         for k in range(len(classes)):
-            if percent[i, k] >= 1:
-                ax.text(
-                    k,
-                    i,
-                    f"{percent[i, k]:.0f}",
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    color="white" if percent[i, k] > 50 else "black",
-                )
+            if annotate and percent[i, k] >= 1:
+                color = "white" if percent[i, k] > 50 else "black"
+                ax.text(k, i, f"{percent[i, k]:.0f}", ha="center", va="center", fontsize=6, color=color)
+    return image
+
+
+def confusion_plot(confusion: dict, path: Path, title: str = "") -> None:
+    """The confusion matrix after the last task, each row normalised to 100 %, classes in order of arrival."""
+    size = len(confusion["classes"])
+    fig, ax = plt.subplots(figsize=(0.45 * size + 2.5, 0.45 * size + 2))
+    image = draw_confusion(ax, confusion, title)
     fig.colorbar(image, label="% of the true class")
+    save_figure(fig, path)
+
+
+def confusion_grid(panels: list[tuple[str, dict]], path: Path, title: str = "") -> None:
+    """One confusion panel per (title, confusion), side by side in rows of four."""
+    columns = min(4, len(panels))
+    rows = -(-len(panels) // columns)
+    size = len(panels[0][1]["classes"])
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * (0.4 * size + 1.2), rows * (0.4 * size + 1.2)), squeeze=False
+    )
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    for ax, (label, confusion) in zip(axes.flat, panels):
+        image = draw_confusion(ax, confusion, label, annotate=size <= 10)
+    fig.suptitle(title)
+    fig.colorbar(image, ax=axes, label="% of the true class", shrink=0.6)
     save_figure(fig, path)

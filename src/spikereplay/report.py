@@ -13,6 +13,8 @@ from statistics import mean, stdev
 from typing import NamedTuple
 
 from spikereplay.errors import SpikeReplayError
+from spikereplay.metrics import intransigence, learning_accuracy
+from spikereplay.plots import confusion_grid
 from spikereplay.sweep import RESULTS_FILE, read_results
 
 # Final average accuracy (%) of Proietti et al., MLSP 2023 (the seed), by row label.
@@ -180,17 +182,34 @@ def render_report(records: list[dict], title: str = "sweep") -> str:
             for k, runs in rows.items()
         ]
         lines += _table(header, body)
-        lines += ["", "### Forgetting and backward transfer", ""]
+        lines += ["", "### Forgetting, backward transfer, learning accuracy, intransigence", ""]
+        reference = joint_reference(rows)
         body = [
             [
                 row_label(k),
                 format_mean_std([r["forgetting"] for r in runs]),
                 format_mean_std([r["backward_transfer"] for r in runs]),
+                format_mean_std([learning_accuracy(r["accuracy_matrix"]) for r in runs]),
+                "–"
+                if k.strategy == "joint" or reference is None
+                else format_mean_std([intransigence(r["accuracy_matrix"], reference) for r in runs]),
                 format_mean_std([r.get("task_incremental_final_average_accuracy") for r in runs]),
             ]
             for k, runs in rows.items()
         ]
-        lines += _table(["row", "forgetting", "BWT", "task-incremental final"], body)
+        lines += _table(
+            ["row", "forgetting", "BWT", "learning accuracy", "intransigence", "task-incremental final"], body
+        )
+        lines += [
+            "",
+            "Learning accuracy: mean of each task's accuracy right after training it. Intransigence: "
+            "mean over tasks of (joint accuracy on the task - that accuracy), the joint reference being "
+            + (
+                "this sweep's joint row (mean final row over its seeds)."
+                if reference
+                else "absent: no joint row here (–)."
+            ),
+        ]
         lines += ["", "### Accuracy matrices (mean over seeds; row: after task i, column: task j)"]
         for k, runs in rows.items():
             matrix = mean_matrix([r["accuracy_matrix"] for r in runs])
@@ -215,6 +234,34 @@ def render_report(records: list[dict], title: str = "sweep") -> str:
         ]
         lines += [f"- {run}: {warning}" for run, warning in warned]
     return "\n".join(lines) + "\n"
+
+
+def joint_reference(rows: dict[RowKey, list[dict]]) -> list | None:
+    """The final row of the joint runs (mean over seeds), the reference of intransigence; None without one."""
+    joint = [r["accuracy_matrix"] for k, runs in rows.items() if k.strategy == "joint" for r in runs]
+    return mean_matrix(joint)[-1] if joint else None
+
+
+def run_confusion(record: dict, directory: Path) -> dict | None:
+    """A run's final confusion matrix: from its result line, or (older sweeps) its run directory."""
+    if record.get("confusion"):
+        return record["confusion"]
+    path = directory / "runs" / record["run"] / "metrics.json"
+    return json.loads(path.read_text()).get("confusion") if path.exists() else None
+
+
+def summed_confusions(rows: dict[RowKey, list[dict]], directory: Path) -> list[tuple[str, dict]]:
+    """(row label, confusion counts summed over the row's seeds) for each row whose runs all have one."""
+    panels = []
+    for key, runs in rows.items():
+        found = [run_confusion(r, directory) for r in runs]
+        if not found or any(c is None for c in found) or any(c["classes"] != found[0]["classes"] for c in found):
+            continue
+        total = [
+            [sum(c["matrix"][i][k] for c in found) for k in range(len(row))] for i, row in enumerate(found[0]["matrix"])
+        ]
+        panels.append((f"{row_label(key)} ({len(found)} seeds)", {"classes": found[0]["classes"], "matrix": total}))
+    return panels
 
 
 def plot_history(rows: dict[RowKey, list[dict]], scenario: str, path: Path) -> None:
@@ -349,6 +396,10 @@ def write_report(directory: Path) -> list[Path]:
         per_task = directory / f"task_accuracy_{scenario}.png"
         if plot_task_histories(rows, scenario, per_task):
             written.append(per_task)
+        panels = summed_confusions(rows, directory)
+        if panels:
+            written.append(directory / f"confusion_{scenario}.png")
+            confusion_grid(panels, written[-1], f"{scenario}: confusion after the last task (summed over seeds)")
     written.append(directory / "final_vs_memory.png")
     plot_final_vs_memory(groups, written[-1])
     return written

@@ -68,6 +68,7 @@ METRIC_KEYS = (
     "buffer_bytes",
     "train_seconds",
     "warnings",
+    "confusion",
 )
 
 

@@ -21,7 +21,7 @@ class TensorBoardTracker:
         self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
         self.writer.add_text("config", "```\n" + str(config) + "\n```")
 
-    def log(self, scalars: dict[str, float], step: int) -> None:
+    def log(self, scalars: dict[str, float], step: int, axis: str) -> None:
         for name, value in scalars.items():
             self.writer.add_scalar(name, value, step)
         self.writer.flush()
@@ -40,14 +40,21 @@ class WandbTracker:
         self.run = wandb.init(
             dir=str(run_dir), name=run_dir.name, config=config, mode=None if configured else "offline", reinit=True
         )
+        # W&B drops a row whose step= is below the last one, and accuracies (per task) come after
+        # training rows (per iteration): each family gets its own x-axis instead
+        for axis in AXES:
+            self.run.define_metric(axis)
+        self.run.define_metric("train/*", step_metric="iteration")
+        self.run.define_metric("accuracy/*", step_metric="task")
 
-    def log(self, scalars: dict[str, float], step: int) -> None:
-        self.run.log(scalars, step=step)
+    def log(self, scalars: dict[str, float], step: int, axis: str) -> None:
+        self.run.log({**scalars, axis: step})
 
     def close(self) -> None:
         self.run.finish()
 
 
+AXES = ("iteration", "task")  # the steps scalars are logged against: training iterations, finished tasks
 TRACKERS = {"tensorboard": TensorBoardTracker, "wandb": WandbTracker}
 
 
@@ -69,10 +76,11 @@ class Trackers:
                 f"warning: tracker {name} disabled ({type(exc).__name__}: {exc}); metrics.json and train_log.csv are unaffected"
             )
 
-    def log(self, scalars: dict[str, float], step: int) -> None:
+    def log(self, scalars: dict[str, float], step: int, axis: str = "iteration") -> None:
+        """``scalars`` at ``step`` of ``axis`` (one of ``AXES``)."""
         scalars = {k: float(v) for k, v in scalars.items() if v is not None}
         for name, tracker in list(self.active.items()):
-            self._guard(name, lambda tracker=tracker: tracker.log(scalars, step))
+            self._guard(name, lambda tracker=tracker: tracker.log(scalars, step, axis))
 
     def close(self) -> None:
         for name, tracker in list(self.active.items()):
