@@ -223,3 +223,29 @@ def test_strategies_report_rows_beside_the_ann_numbers(tmp_path):
         next(line for line in lines if "| er | 200" in line)
     )  # buffer-free methods first, then by buffer
     assert (tmp_path / "final_vs_buffer.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ablation_table_orders_steps_and_names_the_key_each_adds():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ablation_table", "sweeps/seed-faithful/ablation_table.py")
+    ablation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablation)
+    fixed = {"memory.batches_per_task": 40}
+    steps = [{}, {"quirks.snapshot_every": 0}, {"quirks.snapshot_every": 0, "quirks.drop_last": False}]
+    finals = [(50.0, 54.0), (60.0, 60.0), (70.0, 80.0)]
+    records = [
+        {
+            "run": f"r{i}{seed}",
+            "scenario": "class_incremental",
+            "seed": seed,
+            "final_average_accuracy": value,
+            "point": {**fixed, **step, "seed": seed},
+        }
+        for i, (step, values) in reversed(list(enumerate(zip(steps, finals))))  # out of order on purpose
+        for seed, value in zip((123, 133), values)
+    ]
+    lines = ablation.render(records).splitlines()
+    assert "| 0 | none (faithful) | 52.00 ± 2.83 | s123: 50.00, s133: 54.00 |" in lines
+    assert "| 1 | quirks.snapshot_every=0 | 60.00 ± 0.00 | s123: 60.00, s133: 60.00 |" in lines
+    assert "| 2 | quirks.drop_last=False | 75.00 ± 7.07 | s123: 70.00, s133: 80.00 |" in lines
