@@ -94,12 +94,16 @@ def test_report_tables_match_hand_computed_values(records):
 
 def test_final_accuracy_table_lists_each_seed(records):
     lines = report.render_report(records, "fixture").splitlines()
-    assert "| row | mean ± std | per seed | published |" in lines
-    # MR10 finals 40, 44, 48 (seeds 0, 1, 2): sample std 4
-    assert "| MR10 | 44.00 ± 4.00 | s0: 40.00, s1: 44.00, s2: 48.00 | 47.9 |" in lines
-    # naive 20, 24: sample std sqrt(8) = 2.828...
-    assert "| naive | 22.00 ± 2.83 | s0: 20.00, s1: 24.00 | 43.9 |" in lines
-    assert "| MR40 (separate_pass) | 50.00 | s0: 50.00 | 51.0 |" in lines
+    assert "| row | mean ± std | per seed | published | published value reproduced? |" in lines
+    # MR10 finals 40, 44, 48 (seeds 0, 1, 2): sample std 4; 47.9 lies inside 40..48
+    assert "| MR10 | 44.00 ± 4.00 | s0: 40.00, s1: 44.00, s2: 48.00 | 47.9 | yes (in the seeds' range) |" in lines
+    # naive 20, 24: sample std sqrt(8) = 2.828...; 43.9 is 19.9 above 24 and 21.9 above the mean 22
+    assert (
+        "| naive | 22.00 ± 2.83 | s0: 20.00, s1: 24.00 | 43.9 | **no**: +19.90 beyond the seeds' range, "
+        "+21.9 from the mean |"
+    ) in lines
+    # one seed: 51.0 is 1.0 from 50, within 5 points
+    assert "| MR40 (separate_pass) | 50.00 | s0: 50.00 | 51.0 | yes (+1.0 from the mean) |" in lines
 
 
 def test_repeated_seeds_are_noted(records):

@@ -152,12 +152,28 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def reproduces(paper: float | None, finals: list[float], margin: float = 5.0) -> str:
+    """Whether a published value is reproduced by our seeds: inside their range, or within
+    ``margin`` points of their mean; else how far it lies from the range and the mean."""
+    if paper is None or not finals:
+        return "–"
+    low, high, centre = min(finals), max(finals), mean(finals)
+    if low <= paper <= high:
+        return "yes (in the seeds' range)"
+    if abs(paper - centre) <= margin:
+        return f"yes ({paper - centre:+.1f} from the mean)"
+    outside = paper - (high if paper > high else low)
+    return f"**no**: {outside:+.2f} beyond the seeds' range, {paper - centre:+.1f} from the mean"
+
+
 def final_row(key: RowKey, runs: list[dict]) -> list[str]:
-    """Label, final average accuracy as mean ± std (2 decimals), each seed's value, published."""
+    """Label, final average accuracy as mean ± std (2 decimals), each seed's value, published, and
+    whether our seeds reproduce it."""
     by_seed = sorted((r["seed"], r["final_average_accuracy"]) for r in runs)
     per_seed = ", ".join(f"s{seed}: {value:.2f}" for seed, value in by_seed)
     finals = [value for _, value in by_seed]
-    return [row_label(key), format_mean_std(finals, digits=2), per_seed, _fmt(published(key))]
+    paper = published(key)
+    return [row_label(key), format_mean_std(finals, digits=2), per_seed, _fmt(paper), reproduces(paper, finals)]
 
 
 def render_report(records: list[dict], title: str = "sweep") -> str:
@@ -173,7 +189,8 @@ def render_report(records: list[dict], title: str = "sweep") -> str:
         tasks = num_tasks([r for runs in rows.values() for r in runs])
         lines += ["", f"## {scenario}", "", "### Final average accuracy", ""]
         lines += _table(
-            ["row", "mean ± std", "per seed", "published"], [final_row(k, runs) for k, runs in rows.items()]
+            ["row", "mean ± std", "per seed", "published", "published value reproduced?"],
+            [final_row(k, runs) for k, runs in rows.items()],
         )
         lines += ["", "### Average accuracy after each task", ""]
         header = ["row", *(f"T{i + 1}" for i in range(tasks)), "published", "seeds"]
