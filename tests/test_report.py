@@ -145,6 +145,8 @@ def test_confusions_are_summed_over_seeds_and_drawn(records, tmp_path):
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in with_confusion))
     written = report.write_report(tmp_path)
     assert tmp_path / "confusion_class_incremental.png" in written
+    counts = json.loads((tmp_path / "confusion_class_incremental.json").read_text())
+    assert counts == {"naive (2 seeds)": {"classes": [1, 0], "matrix": [[5, 3], [1, 7]]}}
     assert (tmp_path / "confusion_class_incremental.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -417,6 +417,8 @@ def write_report(directory: Path) -> list[Path]:
         if panels:
             written.append(directory / f"confusion_{scenario}.png")
             confusion_grid(panels, written[-1], f"{scenario}: confusion after the last task (summed over seeds)")
+            written.append(directory / f"confusion_{scenario}.json")  # the plotted counts
+            atomic.write_json(written[-1], {label: confusion for label, confusion in panels})
     written.append(directory / "final_vs_memory.png")
     plot_final_vs_memory(groups, written[-1])
     return written
