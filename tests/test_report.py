@@ -255,3 +255,14 @@ def test_ablation_table_orders_steps_and_names_the_key_each_adds():
     assert "| 0 | none (faithful) | 52.00 ± 2.83 | s123: 50.00, s133: 54.00 |" in lines
     assert "| 1 | quirks.snapshot_every=0 | 60.00 ± 0.00 | s123: 60.00, s133: 60.00 |" in lines
     assert "| 2 | quirks.drop_last=False | 75.00 ± 7.07 | s123: 70.00, s133: 80.00 |" in lines
+
+
+def test_forward_transfer_column_only_where_runs_measured_it(records):
+    assert "forward transfer" not in report.render_report(records)
+    measured = [dict(r, forward_transfer=2.0 + r["seed"]) if r["run"].startswith("cil_naive") else r for r in records]
+    lines = report.render_report(measured).splitlines()
+    header = next(line for line in lines if line.startswith("| row | forgetting"))
+    assert header.endswith("| task-incremental final | forward transfer |")
+    # naive seeds 0 and 1: 2.0 and 3.0 -> 2.5 ± 0.7; MR10 did not measure it
+    assert next(line for line in lines if line.startswith("| naive | 88.0")).endswith("| 2.5 ± 0.7 |")
+    assert next(line for line in lines if line.startswith("| MR10 | 24.5")).endswith("| – |")

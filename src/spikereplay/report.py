@@ -214,13 +214,19 @@ def render_report(records: list[dict], title: str = "sweep") -> str:
             ]
             for k, runs in rows.items()
         ]
-        lines += _table(
-            ["row", "forgetting", "BWT", "learning accuracy", "intransigence", "task-incremental final"], body
-        )
+        header = ["row", "forgetting", "BWT", "learning accuracy", "intransigence", "task-incremental final"]
+        transfer = {k: [r.get("forward_transfer") for r in runs] for k, runs in rows.items()}
+        if any(v is not None for values in transfer.values() for v in values):  # runs with training.forward_transfer
+            header.append("forward transfer")
+            body = [line + [format_mean_std(transfer[k])] for line, k in zip(body, rows)]
+        lines += _table(header, body)
         lines += [
             "",
-            "Learning accuracy: mean of each task's accuracy right after training it. Intransigence: "
-            "mean over tasks of (joint accuracy on the task - that accuracy), the joint reference being "
+            "Learning accuracy: mean of each task's accuracy right after training it (Riemer et al. 2019). "
+            "Forward transfer (where runs measured it): accuracy on a task before training it, minus the "
+            "untrained network's (GEM, Lopez-Paz & Ranzato 2017). Intransigence (Chaudhry et al. 2018): the "
+            "mean over tasks of (joint accuracy on the task - its accuracy right after training it), the joint "
+            "reference being "
             + (
                 "this sweep's joint row (mean final row over its seeds)."
                 if reference

@@ -69,6 +69,7 @@ METRIC_KEYS = (
     "train_seconds",
     "warnings",
     "confusion",
+    "forward_transfer",
 )
 
 
