@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spikereplay import report
+from spikereplay import report, report_plots
 from spikereplay.errors import SpikeReplayError
 from spikereplay.sweep import read_results
 
@@ -151,7 +151,7 @@ def test_confusions_are_summed_over_seeds_and_drawn(records, tmp_path):
 
 
 def test_memory_series_start_at_naive(records):
-    series = report.memory_series(report.group_rows(records)["class_incremental"])
+    series = report_plots.memory_series(report.group_rows(records)["class_incremental"])
     assert [(m, v) for m, v in series["replay"]] == [(0, [20, 24]), (10, [40, 44, 48])]
     assert series["replay (separate_pass)"] == [(0, [20, 24]), (40, [50])]
 
@@ -170,17 +170,17 @@ def test_warnings_are_listed_only_when_a_run_has_them(records):
 
 def test_zoom_floor_is_a_whole_percent_under_the_lowest_point():
     # MR10 94.27 ± 0.40 -> lowest 93.87; one point of margin -> 92.87 -> 92
-    assert report.zoom_floor([93.87, 98.6]) == 92.0
-    assert report.zoom_floor([99.5], margin=0.5) == 99.0
-    assert report.zoom_floor([]) == 90.0
+    assert report_plots.zoom_floor([93.87, 98.6]) == 92.0
+    assert report_plots.zoom_floor([99.5], margin=0.5) == 99.0
+    assert report_plots.zoom_floor([]) == 90.0
 
 
 def test_task_histories_skip_rows_without_history(records, tmp_path):
     rows = report.group_rows(records)["class_incremental"]
     joint_only = {k: runs for k, runs in rows.items() if k.strategy == "joint"}
-    assert joint_only and not report.plot_task_histories(joint_only, "class_incremental", tmp_path / "j.png")
+    assert joint_only and not report_plots.plot_task_histories(joint_only, "class_incremental", tmp_path / "j.png")
     assert not (tmp_path / "j.png").exists()
-    assert report.plot_task_histories(rows, "class_incremental", tmp_path / "all.png")
+    assert report_plots.plot_task_histories(rows, "class_incremental", tmp_path / "all.png")
     assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from spikereplay import sweep
+from spikereplay import sweep_file
 from spikereplay.config import load_config
 from spikereplay.strategies import resolve_strategy
 
@@ -10,8 +10,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_table_sweep_uses_the_parameters_of_configs_strategies(tmp_path):
-    spec, base = sweep.load_sweep(REPO / "sweeps" / "strategies" / "table.yaml")
-    points = sweep.expand(spec, base, tmp_path)
+    spec, base = sweep_file.load_sweep(REPO / "sweeps" / "strategies" / "table.yaml")
+    points = sweep_file.expand(spec, base, tmp_path)
     assert len(points) == 3 * (5 * 3 + 5)  # 3 seeds x (5 buffer methods x 3 sizes + 5 others)
     for point in points:
         cfg = point.config

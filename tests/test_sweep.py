@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spikereplay import cli, sweep
+from spikereplay import cli, sweep, sweep_file
 from spikereplay.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,8 +37,8 @@ def write_sweep(path: Path, **spec) -> Path:
 
 
 def expand_file(path: Path, output_dir: Path):
-    spec, base = sweep.load_sweep(path)
-    return sweep.expand(spec, base, sweep.sweep_dir(spec, str(output_dir)))
+    spec, base = sweep_file.load_sweep(path)
+    return sweep_file.expand(spec, base, sweep_file.sweep_dir(spec, str(output_dir)))
 
 
 def test_grid_expansion_names_and_memory_rule(tmp_path):
@@ -138,13 +138,13 @@ def test_other_varied_keys_get_a_hash_suffix(tmp_path):
 
 @pytest.mark.parametrize("value", [1.0e-5, "true", "a b", [[0, 1], [2, 3]], None, 3, False])
 def test_yaml_value_round_trips(value):
-    assert yaml.safe_load(sweep.yaml_value(value)) == value
+    assert yaml.safe_load(sweep_file.yaml_value(value)) == value
 
 
 def test_unknown_sweep_key_is_named(tmp_path):
     path = write_sweep(tmp_path / "s.yaml", grid={"seed": [0]}, gird={"seed": [1]})
     with pytest.raises(ConfigError, match="unknown key 'gird'"):
-        sweep.load_sweep(path)
+        sweep_file.load_sweep(path)
 
 
 def test_invalid_point_aborts_before_writing(tmp_path, capsys):
@@ -323,10 +323,10 @@ def test_committed_results_match_the_shipped_sweep_files():
     with the same config digest: editing a shipped config or sweep cannot silently orphan a result."""
     points_by_dir: dict[Path, dict[str, str]] = {}
     for path in sorted((REPO / "sweeps").rglob("*.yaml")):
-        spec, base = sweep.load_sweep(path)
+        spec, base = sweep_file.load_sweep(path)
         directory = REPO / spec.output_dir
-        for point in sweep.expand(spec, base, directory):
-            points_by_dir.setdefault(directory, {})[point.name] = sweep.config_digest(point.config)
+        for point in sweep_file.expand(spec, base, directory):
+            points_by_dir.setdefault(directory, {})[point.name] = sweep_file.config_digest(point.config)
     checked = 0
     for directory, points in points_by_dir.items():
         for name, record in sweep.read_results(directory / sweep.RESULTS_FILE).items():

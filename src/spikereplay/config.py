@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spikereplay.errors import ConfigError
+from spikereplay.quirks import QuirksConfig, quirk_conflict
 
 DEFAULT_CLASS_ORDER = [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
 
@@ -138,44 +139,6 @@ class ReplayConfig(Section):
     sample_from: Literal["earlier_tasks", "all"] | None = None
 
 
-class QuirksConfig(Section):
-    """Behaviours of the published code (michelaproietti/MemoryReplaySNN, commit f450e89), each a
-    switch, all off by default, to reproduce its numbers and measure what each costs
-    (``configs/seed-faithful/``). The published code's weight aligning and per-task Adam are
-    ``training.weight_align`` and ``training.reset_optimizer_per_task``."""
-
-    # init_leaky() inside the per-step forward: every membrane restarts at 0 at every time step, so
-    # a neuron fires iff its input current of that step crosses the threshold
-    stateless_steps: bool = False
-    # the batch is encoded once (rate_conv) and that spike image is what is trained on and stored,
-    # so replay repeats the stored draw
-    store_encoded: bool = False
-    # the separate pass's Adam is made once, before the first task, over the parameters that exist
-    # then: class-incremental heads do not, so replay never updates a head
-    replay_optimizer_once: bool = False
-    # class-incremental replay labels remapped with the current task's first class: every replayed
-    # sample gets position 1 of the columns it is scored on
-    replay_label_remap: bool = False
-    # "if task_idx:" is false for task 0: its replayed samples are scored on every head, not its own
-    task0_all_heads: bool = False
-    # prediction: argmax of spike counts, ties to the lowest output index (the default breaks ties
-    # by the summed membrane potential)
-    ties_lowest_index: bool = False
-    # R[i][i] is the validation accuracy of task i at the scored snapshot, task-aware in
-    # class-incremental runs (the published table's diagonal), not test accuracy
-    diagonal_from_val: bool = False
-    # the scored model of each task is the last copy saved at an in-epoch iteration that is a
-    # multiple of this (best_loss never updated: a copy every 100 iterations), so before the task's
-    # last iterations and its weight aligning; 0 = the model at the task's end
-    snapshot_every: int = Field(0, ge=0)
-    # the last, partial batch of an epoch is dropped (DataLoader drop_last=True)
-    drop_last: bool = False
-
-    @property
-    def any(self) -> bool:
-        return any(bool(v) for v in self.model_dump().values())
-
-
 def _check_run_name(name: str) -> str:
     """A run name becomes one directory name: no separators, not empty, not '.' or '..'."""
     if not name or name in (".", "..") or "/" in name or "\\" in name:
@@ -289,15 +252,9 @@ class Config(Section):
             raise ValueError(
                 "training.forward_transfer needs scenario task_free: a class-incremental head does not exist before its task"
             )
-        quirks = self.quirks
-        if quirks.store_encoded and self.encoding.kind != "rate_conv":
-            raise ValueError("quirks.store_encoded stores the rate_conv draw: it needs encoding.kind rate_conv")
-        if quirks.replay_optimizer_once and self.replay.schedule != "separate_pass":
-            raise ValueError(
-                "quirks.replay_optimizer_once concerns the separate pass: set replay.schedule separate_pass"
-            )
-        if (quirks.replay_label_remap or quirks.task0_all_heads) and self.scenario != "class_incremental":
-            raise ValueError("quirks.replay_label_remap and quirks.task0_all_heads are class-incremental quirks")
+        conflict = quirk_conflict(self)
+        if conflict:
+            raise ValueError(conflict)
         if self.training.weight_align and self.scenario != "class_incremental":
             raise ValueError("training.weight_align aligns class-incremental heads: scenario is task_free")
         return self

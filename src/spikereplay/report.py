@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 from spikereplay.errors import SpikeReplayError
 from spikereplay.metrics import intransigence, learning_accuracy
-from spikereplay.plots import confusion_grid
 from spikereplay.sweep import RESULTS_FILE, read_results
 
 # Final average accuracy (%) of Proietti et al., MLSP 2023 (the seed), by row label.
@@ -69,7 +68,7 @@ def base_label(key: RowKey) -> str:
     return f"MR{key.memory}" if key.strategy == "replay" else key.strategy
 
 
-def _with_extras(label: str, key: RowKey) -> str:
+def label_with_extras(label: str, key: RowKey) -> str:
     """Append the schedule (when not the default) and any other varied settings."""
     extras = [key.schedule] if key.schedule not in (None, "interleaved") else []
     extras += [f"{k}={v}" for k, v in key.variant]
@@ -77,7 +76,7 @@ def _with_extras(label: str, key: RowKey) -> str:
 
 
 def row_label(key: RowKey) -> str:
-    return _with_extras(base_label(key), key)
+    return label_with_extras(base_label(key), key)
 
 
 def published(key: RowKey) -> float | None:
@@ -287,115 +286,6 @@ def summed_confusions(rows: dict[RowKey, list[dict]], directory: Path) -> list[t
     return panels
 
 
-def plot_history(rows: dict[RowKey, list[dict]], scenario: str, path: Path) -> None:
-    """Average accuracy vs tasks trained, one line per row."""
-    import matplotlib.pyplot as plt
-
-    from spikereplay.plots import save_figure  # selects the Agg backend
-
-    tasks = num_tasks([r for runs in rows.values() for r in runs])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for key, runs in rows.items():
-        points = [(i + 1, *mean_std(col)) for i, col in enumerate(history_columns(runs, tasks)) if col]
-        xs, ys, errs = zip(*points)
-        ax.errorbar(xs, ys, yerr=[e or 0 for e in errs], marker="o", capsize=3, label=row_label(key))
-    ax.set(xlabel="tasks trained", ylabel="average accuracy (%)", ylim=(0, 101), title=scenario)
-    ax.set_xticks(range(1, tasks + 1))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
-    save_figure(fig, path)
-
-
-def plot_task_histories(rows: dict[RowKey, list[dict]], scenario: str, path: Path) -> bool:
-    """One panel per continual row: each task's accuracy (mean over seeds) vs tasks trained, as in
-    the seed's figure. Joint trains once and has no history; False when no row has one."""
-    import matplotlib.pyplot as plt
-
-    from spikereplay.plots import draw_accuracy_history, save_figure
-
-    panels = [(key, runs) for key, runs in rows.items() if max(len(r["accuracy_matrix"]) for r in runs) > 1]
-    if not panels:
-        return False
-    columns = min(4, len(panels))
-    grid_rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(
-        grid_rows, columns, figsize=(3.4 * columns, 2.8 * grid_rows), sharex=True, sharey=True, squeeze=False
-    )
-    for ax, (key, runs) in zip(axes.flat, panels):
-        matrix = mean_matrix([r["accuracy_matrix"] for r in runs])
-        draw_accuracy_history(ax, matrix, [str(j + 1) for j in range(len(matrix[-1]))])
-        ax.set_title(f"{row_label(key)}, {len(runs)} seed{'s' if len(runs) > 1 else ''}", fontsize=9)
-    for ax in axes.flat[len(panels) :]:
-        ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("tasks trained")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("test accuracy (%)")
-    fig.suptitle(f"{scenario}: accuracy of each task (mean over seeds)")
-    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    return True
-
-
-def memory_series(rows: dict[RowKey, list[dict]]) -> dict[str, list[tuple[int, list[float]]]]:
-    """Label -> (memory size, final accuracies) per replay schedule/variant, naive as memory 0."""
-    series: dict[str, list[tuple[int, list[float]]]] = {}
-    naive = {k.variant: runs for k, runs in rows.items() if k.strategy == "naive"}
-    for key, runs in rows.items():
-        if key.strategy != "replay":
-            continue
-        points = series.setdefault(_with_extras("replay", key), [])
-        if not points and key.variant in naive:
-            points.append((0, [r["final_average_accuracy"] for r in naive[key.variant]]))
-        points.append((key.memory, [r["final_average_accuracy"] for r in runs]))
-    return series
-
-
-def zoom_floor(lows: list[float], margin: float = 1.0) -> float:
-    """Bottom of the zoomed panel: a whole percent at least ``margin`` under the lowest point."""
-    return float(int(min(lows) - margin)) if lows else 90.0
-
-
-def plot_final_vs_memory(groups: dict[str, dict[RowKey, list[dict]]], path: Path) -> None:
-    """Final average accuracy vs replay memory size, ours (solid) and published (dashed); the
-    right panel zooms on our default replay schedule (memory > 0) with joint drawn as a line."""
-    import matplotlib.pyplot as plt
-
-    from spikereplay.plots import save_figure
-
-    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(12, 4.5))
-    lows = []
-    for color, (scenario, rows) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], groups.items()):
-        for n, (label, points) in enumerate(memory_series(rows).items()):
-            stats = [mean_std(values) for _, values in points]
-            style = dict(color=color, marker="os^vD"[n % 5], linestyle="-" if n == 0 else ":", capsize=3)
-            ax.errorbar(
-                [m for m, _ in points], [m for m, _ in stats], yerr=[s or 0 for _, s in stats],
-                label=f"{scenario} {label}", **style,
-            )  # fmt: skip
-            if label != "replay":
-                continue
-            kept = [(m, avg, std or 0) for (m, _), (avg, std) in zip(points, stats) if m > 0]
-            if kept:
-                zoom.errorbar(*zip(*kept), label=f"{scenario} replay", **style)
-                lows += [avg - std for _, avg, std in kept]
-        joint = [r["final_average_accuracy"] for k, runs in rows.items() if k.strategy == "joint" for r in runs]
-        if joint:
-            zoom.axhline(mean(joint), color=color, linestyle="-.", label=f"{scenario} joint")
-            lows.append(mean(joint))
-        paper = {k: v for k, v in PUBLISHED.get(scenario, {}).items() if k != "joint"}
-        if paper:
-            xs = [0 if k == "naive" else int(k[2:]) for k in paper]
-            ax.plot(xs, list(paper.values()), "--", color=color, marker="x", label=f"{scenario} (published)")
-    ax.set(xlabel="replay memory (batches per task; 0 = naive)", ylabel="final average accuracy (%)", ylim=(0, 101))
-    zoom.set(xlabel="replay memory (batches per task)", ylim=(zoom_floor(lows), 100), title="replay, zoomed")
-    for axis in (ax, zoom):
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
-    save_figure(fig, path)
-
-
 def write_report(directory: Path) -> list[Path]:
     """Write report.md and the plots into a sweep directory; return the paths written."""
     from spikereplay import io as atomic
@@ -403,6 +293,8 @@ def write_report(directory: Path) -> list[Path]:
     records = list(read_results(directory / RESULTS_FILE).values())
     if not records:
         raise SpikeReplayError(f"no results in {directory / RESULTS_FILE}: run the sweep first")
+    from spikereplay.plots import confusion_grid
+    from spikereplay.report_plots import plot_final_vs_memory, plot_history, plot_task_histories
     from spikereplay.report_strategies import is_strategies_sweep, plot_final_vs_buffer, render_strategies_report
 
     if is_strategies_sweep(records):
