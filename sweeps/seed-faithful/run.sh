@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The faithful reproduction and its ablation, resumable: re-running skips finished runs.
-# 2 workers x 1 thread: on 2 cores a faithful run (stateless, so one step's work per batch) is
-# 1.45x faster per run this way than 1 worker x 2 threads (11 s vs 8 s per run-slice, measured
-# 2026-11-30, see results/seed-faithful/README.md).
+# 2 workers x 1 thread: a stateless faithful run does one time step's work per batch of 16, too
+# little to keep 2 threads busy.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 for stage in cil-core tf-core cil-rest tf-rest "$@"; do
