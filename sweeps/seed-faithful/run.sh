@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The faithful reproduction and its ablation, resumable: re-running skips finished runs.
+# The faithful reproduction (the ablation: ablation.sh), resumable: re-running skips finished runs.
 # 2 workers x 1 thread: a stateless faithful run does one time step's work per batch of 16, too
 # little to keep 2 threads busy.
 set -euo pipefail
