@@ -180,13 +180,16 @@ class Trainer:
         with self.scored_model():
             return self._eval_row(step)
 
+    def weights_copy(self) -> dict:
+        return {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+
     @contextlib.contextmanager
     def scored_model(self):
         """The model as scored: the live one, or under ``quirks.snapshot_every`` the step's snapshot."""
         if self.scored_state is None:
             yield
             return
-        live = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+        live = self.weights_copy()
         self.model.load_state_dict(self.scored_state)
         try:
             yield
@@ -225,11 +228,14 @@ class Trainer:
         )
         return task_aware if self.scenario.kind == "class_incremental" else accuracy
 
+    def steps_per_epoch(self, task: TaskData) -> int:
+        return task.batches_per_epoch(self.cfg.training.batch_size, self.cfg.quirks.drop_last)
+
     def begin_task(self, task: TaskData) -> None:
         """Structure only (resume replays it): the scenario's head, its optimizer group, the lr schedule."""
         new_params = self.scenario.begin_task(task)
         training = self.cfg.training
-        self.optim.begin_task(new_params, task.batches_per_epoch(training.batch_size) * training.epochs)
+        self.optim.begin_task(new_params, self.steps_per_epoch(task) * training.epochs)
         self.strategy.begin_task(task)
 
     def end_task(self, task: TaskData, step: int) -> None:
@@ -266,14 +272,12 @@ class Trainer:
     def train_task(self, task: TaskData, step: int, state: RunState, bar, started: float) -> None:
         training = self.cfg.training
         n = task.train_x.shape[0]
-        bar_id = bar.add_task(
-            f"task {step + 1}/{len(self.stream)}", total=task.batches_per_epoch(training.batch_size) * training.epochs
-        )
+        bar_id = bar.add_task(f"task {step + 1}/{len(self.stream)}", total=self.steps_per_epoch(task) * training.epochs)
         sums: dict[str, float] = {}
         count = 0
         quirks = self.cfg.quirks
         self.scored_state = None
-        end = n - n % training.batch_size if quirks.drop_last else n
+        end = self.steps_per_epoch(task) * training.batch_size
         for epoch in range(training.epochs):
             self.strategy.before_epoch(task)
             order = torch.randperm(n, generator=self.shuffle_generator)
@@ -285,7 +289,7 @@ class Trainer:
                     images = draw_spike_images(images)
                 terms = self.strategy.observe(Batch(images, task.train_y[idx], task.task_id))
                 if quirks.snapshot_every and (start // training.batch_size) % quirks.snapshot_every == 0:
-                    self.scored_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    self.scored_state = self.weights_copy()
                 if not math.isfinite(terms["loss"]):
                     raise DivergedError(
                         f"non-finite loss ({terms['loss']}) at task {step + 1}, epoch {epoch + 1}, iteration "

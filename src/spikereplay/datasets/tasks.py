@@ -49,8 +49,10 @@ class TaskData:
     test_x: torch.Tensor
     test_y: torch.Tensor
 
-    def batches_per_epoch(self, batch_size: int) -> int:
-        return -(-self.train_x.shape[0] // batch_size)
+    def batches_per_epoch(self, batch_size: int, drop_last: bool = False) -> int:
+        """Training batches per epoch; with ``drop_last`` the last, partial batch is not one."""
+        n = self.train_x.shape[0]
+        return n // batch_size if drop_last else -(-n // batch_size)
 
 
 def _select(labels, classes, limit_per_class, generator):
