@@ -165,12 +165,16 @@ def reproduces(paper: float | None, finals: list[float], margin: float = 5.0) ->
     return f"**no**: {outside:+.2f} beyond the seeds' range, {paper - centre:+.1f} from the mean"
 
 
+def seed_finals(runs: list[dict]) -> tuple[list[float], str]:
+    """The runs' final average accuracies in seed order, and the same as ``s<seed>: <value>`` text."""
+    by_seed = sorted((r["seed"], r["final_average_accuracy"]) for r in runs)
+    return [value for _, value in by_seed], ", ".join(f"s{seed}: {value:.2f}" for seed, value in by_seed)
+
+
 def final_row(key: RowKey, runs: list[dict]) -> list[str]:
     """Label, final average accuracy as mean ± std (2 decimals), each seed's value, published, and
     whether our seeds reproduce it."""
-    by_seed = sorted((r["seed"], r["final_average_accuracy"]) for r in runs)
-    per_seed = ", ".join(f"s{seed}: {value:.2f}" for seed, value in by_seed)
-    finals = [value for _, value in by_seed]
+    finals, per_seed = seed_finals(runs)
     paper = published(key)
     return [row_label(key), format_mean_std(finals, digits=2), per_seed, _fmt(paper), reproduces(paper, finals)]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from spikereplay.report import format_mean_std
+from spikereplay.report import format_mean_std, seed_finals
 from spikereplay.sweep import read_results
 
 FIXED = {"seed", "memory.batches_per_task"}
@@ -39,9 +39,7 @@ def render(records: list[dict]) -> str:
         previous: frozenset = frozenset()
         for index, (keys, runs) in enumerate(steps):
             added = ", ".join(f"{k}={v}" for k, v in sorted(keys - previous)) or "none (faithful)"
-            by_seed = sorted((r["seed"], r["final_average_accuracy"]) for r in runs)
-            per_seed = ", ".join(f"s{seed}: {value:.2f}" for seed, value in by_seed)
-            finals = [value for _, value in by_seed]
+            finals, per_seed = seed_finals(runs)
             lines.append(f"| {index} | {added} | {format_mean_std(finals, digits=2)} | {per_seed} |")
             previous = keys
     return "\n".join(lines) + "\n"
