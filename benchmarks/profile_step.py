@@ -1,6 +1,6 @@
 """Where a training step's time goes: torch.profiler summary of the fused engine.
 
-Usage: python benchmarks/profile_step.py [--precision fp32|bf16] [--compile] [--batch 16] [--steps 30]
+Usage: python benchmarks/profile_step.py [--precision fp32|bf16] [--compile scan|forward] [--batch 16] [--steps 30]
 """
 
 import argparse
@@ -16,7 +16,7 @@ from spikereplay.bench import make_model, train_step_fn  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-parser.add_argument("--compile", action="store_true")
+parser.add_argument("--compile", choices=["scan", "forward"], default=None)
 parser.add_argument("--batch", type=int, default=16)
 parser.add_argument("--steps", type=int, default=30)
 parser.add_argument("--iterations", type=int, default=20)

@@ -75,6 +75,39 @@ def test_fused_engine_matches_textbook(kind):
     torch.testing.assert_close(fused.conv1.weight.grad, book.conv1.weight.grad, rtol=1e-4, atol=1e-4)
 
 
+def test_compiled_forward_matches_eager_and_compiles_the_backbone_once_per_mode():
+    from torch._dynamo.utils import counters
+
+    eager = make_model(heads=(2,))
+    compiled = SpikingConvNet(ModelConfig(compile_forward=True), (1, 28, 28))
+    compiled.add_head(2)
+    compiled.load_state_dict(eager.state_dict())
+    with torch.no_grad():
+        for model in (eager, compiled):
+            model.heads[0].weight.mul_(20)
+    images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    inputs, static = encode("direct", images, 6, 1.0)
+    torch._dynamo.reset()
+    counters.clear()
+    for _ in range(2):  # a new head between the steps must not recompile the backbone
+        outputs = [model(inputs * 3, static, 6) for model in (eager, compiled)]
+        (spk_e, mem_e), (spk_c, mem_c) = outputs
+        assert spk_e.sum() > 0
+        assert torch.equal(spk_c, spk_e) and torch.equal(mem_c, mem_e)
+        spk_e.sum().backward()
+        spk_c.sum().backward()
+        # inductor sums the conv gradients in its own order: close, not bit-identical
+        torch.testing.assert_close(compiled.conv1.weight.grad, eager.conv1.weight.grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(compiled.conv2.weight.grad, eager.conv2.weight.grad, rtol=1e-4, atol=1e-4)
+        for model in (eager, compiled):
+            model.add_head(2)
+            model.heads[-1].load_state_dict(eager.heads[-1].state_dict())
+    assert counters["stats"]["unique_graphs"] == 1
+    with torch.inference_mode():  # evaluation: one more graph, same outputs
+        assert torch.equal(compiled(inputs * 3, static, 6)[0], eager(inputs * 3, static, 6)[0])
+    assert counters["stats"]["unique_graphs"] == 2
+
+
 def test_predict_breaks_ties_by_membrane():
     spikes = torch.zeros(3, 2, 3)
     spikes[:, 0, 1] = 1  # sample 0: class 1 has most spikes

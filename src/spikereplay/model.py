@@ -11,6 +11,9 @@ Two engines compute the same function:
   same at every step) runs the first conv once.
 - ``textbook``: snnTorch's per-step loop with ``snn.Leaky`` modules, kept as
   the reference for tests and benchmarks.
+``model.compile`` compiles the fused engine's time loop (bit-identical); ``model.compile_forward``
+compiles its backbone (convs, pools, scans) as one graph, which is faster but sums some gradients
+in another order.
 The membrane starts at zero for every forward call, i.e. it is reset between
 batches only and integrates over the T steps of a sample.
 
@@ -101,9 +104,22 @@ class SpikingConvNet(nn.Module):
             raise RuntimeError("the model has no output head yet")
         if self.cfg.engine == "textbook":
             return self._forward_textbook(inputs, static, num_steps)
-        if self.stateless:
-            return self._forward_stateless(inputs, static, num_steps)
-        return self._forward_fused(inputs, static, num_steps)
+        backbone = SpikingConvNet._backbone_stateless if self.stateless else SpikingConvNet._backbone_fused
+        if self.cfg.compile_forward:
+            # The backbone only: it does not change when a head is added, so it compiles once per
+            # grad mode and batch shape; the small head layer keeps the eager (or scan-compiled) path.
+            backbone = _compiled(backbone)
+        features = backbone(self, inputs, static, num_steps)
+        weight, bias = self._head_weights()
+        with self._autocast():
+            cur_out = F.linear(features, weight, bias).float()
+        if not self.stateless:
+            return self._leaky(cur_out)
+        spk_out = self.spike_fn(cur_out - self.cfg.threshold)
+        if static:  # every step is the same; backward sums the T identical gradients
+            return spk_out.expand(num_steps, *spk_out.shape), cur_out.expand(num_steps, *cur_out.shape)
+        steps = inputs.shape[0]
+        return spk_out.unflatten(0, (steps, -1)), cur_out.unflatten(0, (steps, -1))
 
     def _leaky(self, currents: torch.Tensor):
         return leaky_sequence(
@@ -116,7 +132,8 @@ class SpikingConvNet(nn.Module):
             self.cfg.compile,
         )
 
-    def _forward_fused(self, inputs, static, num_steps):
+    def _backbone_fused(self, inputs, static, num_steps):
+        """Spikes of the last conv stage, flattened per sample: (T, B, features)."""
         with self._autocast():
             if static:
                 cur1 = F.max_pool2d(self.conv1(inputs), 2)
@@ -136,29 +153,19 @@ class SpikingConvNet(nn.Module):
             # copy of the 4x smaller pooled gradient instead. Same values, so the result is unchanged.
             cur2.register_hook(lambda grad: grad.contiguous(memory_format=torch.channels_last))
         spk2, _ = self._leaky(cur2.float().unflatten(0, (steps, batch)))
-        weight, bias = self._head_weights()
-        with self._autocast():
-            cur_out = F.linear(spk2.flatten(2), weight, bias)
-        return self._leaky(cur_out.float())
+        return spk2.flatten(2)
 
-    def _forward_stateless(self, inputs, static, num_steps):
+    def _backbone_stateless(self, inputs, static, num_steps):
         """With the membrane at 0 before every step, snn.Leaky gives m = input current and
-        s = S(m - thr) exactly, whatever the reset mechanism."""
+        s = S(m - thr) exactly, whatever the reset mechanism. Spikes of the last conv stage,
+        flattened: (B, features) for a static input (the same at every step), else (T*B, features)."""
         threshold = self.cfg.threshold
-        weight, bias = self._head_weights()
         with self._autocast():
             cur1 = F.max_pool2d(self.conv1(inputs if static else inputs.flatten(0, 1)), 2).float()
         spk1 = self.spike_fn(cur1 - threshold)
         with self._autocast():
             cur2 = F.max_pool2d(self.conv2(spk1), 2).float()
-        spk2 = self.spike_fn(cur2 - threshold)
-        with self._autocast():
-            cur_out = F.linear(spk2.flatten(1), weight, bias).float()
-        spk_out = self.spike_fn(cur_out - threshold)
-        if static:  # every step is the same; backward sums the T identical gradients
-            return spk_out.expand(num_steps, *spk_out.shape), cur_out.expand(num_steps, *cur_out.shape)
-        steps = inputs.shape[0]
-        return spk_out.unflatten(0, (steps, -1)), cur_out.unflatten(0, (steps, -1))
+        return self.spike_fn(cur2 - threshold).flatten(1)
 
     def _forward_textbook(self, inputs, static, num_steps):
         mem1 = mem2 = mem_out = None
@@ -183,6 +190,18 @@ class SpikingConvNet(nn.Module):
             spikes.append(spk_out)
             mems.append(mem_out)
         return torch.stack(spikes), torch.stack(mems)
+
+
+_compiled_forwards: dict = {}
+
+
+def _compiled(forward):
+    """One compiled graph family per forward function, shared by all models (teacher copies too)."""
+    if forward not in _compiled_forwards:
+        # graphs per head count, batch shape, grad mode and model instance: more than dynamo's default 8
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        _compiled_forwards[forward] = torch.compile(forward)
+    return _compiled_forwards[forward]
 
 
 def predict(spikes: torch.Tensor, mems: torch.Tensor, ties_to_lowest: bool = False) -> torch.Tensor:
