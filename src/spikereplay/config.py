@@ -63,9 +63,10 @@ class ModelConfig(Section):
     surrogate_slope: float = Field(25.0, gt=0.0)  # slope (fast_sigmoid, sigmoid) or alpha (atan)
     engine: Literal["fused", "textbook"] = "fused"
     compile: bool = False  # fused engine: torch.compile the membrane time loop (one-off ~20-40 s per process)
-    # fused engine: torch.compile the whole forward (and so its backward). Faster than ``compile``
-    # (spikereplay bench: "+ compile forward") but not bit-identical: inductor sums some gradients in another
-    # order, so unlike ``compile`` it decides the numbers and cannot change on resume.
+    # fused engine: torch.compile the whole forward (and so its backward), a few graphs per process
+    # (grad mode, batch shape). Faster than ``compile`` (spikereplay bench: "+ compile forward") but
+    # not bit-identical: inductor sums some gradients in another order, so unlike ``compile`` it
+    # decides the numbers and cannot change on resume.
     compile_forward: bool = False
     # zero: every new head starts silent (weights and bias 0), so a class-incremental head joins
     # without out-firing the old heads on old images; kaiming is PyTorch's nn.Linear default

@@ -12,8 +12,9 @@ Two engines compute the same function:
 - ``textbook``: snnTorch's per-step loop with ``snn.Leaky`` modules, kept as
   the reference for tests and benchmarks.
 ``model.compile`` compiles the fused engine's time loop (bit-identical); ``model.compile_forward``
-compiles its backbone (convs, pools, scans) as one graph, which is faster but sums some gradients
-in another order.
+compiles its whole forward (convs, pools, scans, head) as one graph, which is faster but sums some
+gradients in another order. The heads' weights enter the graph as inputs, so adding a head does
+not recompile it per head count.
 The membrane starts at zero for every forward call, i.e. it is reset between
 batches only and integrates over the T steps of a sample.
 
@@ -104,17 +105,22 @@ class SpikingConvNet(nn.Module):
             raise RuntimeError("the model has no output head yet")
         if self.cfg.engine == "textbook":
             return self._forward_textbook(inputs, static, num_steps)
-        backbone = SpikingConvNet._backbone_stateless if self.stateless else SpikingConvNet._backbone_fused
+        run = SpikingConvNet._run_stateless if self.stateless else SpikingConvNet._run_fused
         if self.cfg.compile_forward:
-            # The backbone only: it does not change when a head is added, so it compiles once per
-            # grad mode and batch shape; the small head layer keeps the eager (or scan-compiled) path.
-            backbone = _compiled(backbone)
-        features = backbone(self, inputs, static, num_steps)
-        weight, bias = self._head_weights()
+            run = _compiled(run)
+        weight, bias = self._head_weights()  # outside the graph: a new head changes only their shape
+        return run(self, inputs, static, num_steps, weight, bias)
+
+    def _run_fused(self, inputs, static, num_steps, weight, bias):
+        features = self._backbone_fused(inputs, static, num_steps)
         with self._autocast():
             cur_out = F.linear(features, weight, bias).float()
-        if not self.stateless:
-            return self._leaky(cur_out)
+        return self._leaky(cur_out)
+
+    def _run_stateless(self, inputs, static, num_steps, weight, bias):
+        features = self._backbone_stateless(inputs, static, num_steps)
+        with self._autocast():
+            cur_out = F.linear(features, weight, bias).float()
         spk_out = self.spike_fn(cur_out - self.cfg.threshold)
         if static:  # every step is the same; backward sums the T identical gradients
             return spk_out.expand(num_steps, *spk_out.shape), cur_out.expand(num_steps, *cur_out.shape)
@@ -129,7 +135,9 @@ class SpikingConvNet(nn.Module):
             self.spike_fn,
             self.cfg.reset_mechanism,
             self.cfg.reset_delay,
-            self.cfg.compile,
+            # inside a compiled forward the eager scan is traced into the graph (the same ops), so
+            # the graph does not depend on the scan-compile cache being filled or not
+            self.cfg.compile and not self.cfg.compile_forward,
         )
 
     def _backbone_fused(self, inputs, static, num_steps):
