@@ -2,7 +2,7 @@
 # End-to-end time of one seed-protocol replay run (class-incremental MR10, seed 0), at a commit
 # from before the speed work and at the working tree, back to back on the same machine (issue 14).
 # The old commit runs from a temporary git worktree with the same virtual environment.
-#   benchmarks/end_to_end.sh [BEFORE_COMMIT] [EXTRA OVERRIDES FOR THE AFTER RUN ...]
+#   benchmarks/end_to_end.sh [BEFORE_COMMIT|-] [EXTRA OVERRIDES FOR THE AFTER RUN ...]   (- : the after run only)
 # Writes results/end-to-end/<label>/ (the run directories) and appends to results/end-to-end/log.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +26,11 @@ run() {  # label src_dir overrides...
 }
 [[ -f "$out/log.md" ]] || printf '| run | commit | extra overrides | wall s | result |\n|---|---|---|---|---|\n' > "$out/log.md"
 echo "<!-- $(date -u +%F_%H:%M) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores -->" >> "$out/log.md"
-wt=$(mktemp -d /tmp/spikereplay-before.XXXX)
-git worktree add --detach "$wt" "$before" > /dev/null
-trap 'git worktree remove --force "$wt"' EXIT
-run before "$wt/src"
+if [[ "$before" != - ]]; then
+  wt=$(mktemp -d /tmp/spikereplay-before.XXXX)
+  git worktree add --detach "$wt" "$before" > /dev/null
+  trap 'git worktree remove --force "$wt"' EXIT
+  run before "$wt/src"
+fi
 run after src "${after_overrides[@]}"
 cat "$out/log.md"
