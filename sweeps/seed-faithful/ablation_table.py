@@ -14,6 +14,8 @@ from spikereplay.report import format_mean_std, seed_finals
 from spikereplay.sweep import read_results
 
 FIXED = {"seed", "memory.batches_per_task"}
+# speed settings, not quirks: they do not make a step (compile_forward changes only the float summation order)
+ENGINE = {"model.compile", "model.compile_forward"}
 LABELS = {"scenario": {"class_incremental": "class-incremental MR40", "task_free": "task-free MR100"}}
 
 
@@ -21,7 +23,8 @@ def steps_of(records: list[dict]) -> dict[str, list[tuple[frozenset, list[dict]]
     """Scenario -> [(switched-off keys, runs)] in step order."""
     by_scenario: dict[str, dict[frozenset, list[dict]]] = {}
     for record in records:
-        keys = frozenset((k, str(v)) for k, v in (record.get("point") or {}).items() if k not in FIXED)
+        point = record.get("point") or {}
+        keys = frozenset((k, str(v)) for k, v in point.items() if k not in FIXED | ENGINE)
         by_scenario.setdefault(record["scenario"], {}).setdefault(keys, []).append(record)
     return {s: sorted(steps.items(), key=lambda item: len(item[0])) for s, steps in by_scenario.items()}
 
@@ -39,6 +42,8 @@ def render(records: list[dict]) -> str:
         previous: frozenset = frozenset()
         for index, (keys, runs) in enumerate(steps):
             added = ", ".join(f"{k}={v}" for k, v in sorted(keys - previous)) or "none (faithful)"
+            engine = sorted({f"{k}={v}" for run in runs for k, v in (run.get("point") or {}).items() if k in ENGINE})
+            added += f" (engine: {', '.join(engine)})" if engine else ""
             finals, per_seed = seed_finals(runs)
             lines.append(f"| {index} | {added} | {format_mean_std(finals, digits=2)} | {per_seed} |")
             previous = keys
