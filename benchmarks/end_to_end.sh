@@ -12,6 +12,7 @@ out=results/end-to-end
 mkdir -p "$out"
 run() {  # label src_dir overrides...
   local label="$1" src="$2"; shift 2
+  rm -rf "runs/end-to-end/$label"  # a finished run dir would only be re-read, not re-run
   local started=$SECONDS
   PYTHONPATH="$src" .venv/bin/python -m spikereplay.cli train --overwrite --config configs/protocol/cil.yaml \
     strategy=replay memory.batches_per_task=10 seed=0 output.runs_dir="runs/end-to-end/$label" "$@" \
