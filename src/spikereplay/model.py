@@ -106,9 +106,14 @@ class SpikingConvNet(nn.Module):
         if self.cfg.engine == "textbook":
             return self._forward_textbook(inputs, static, num_steps)
         run = SpikingConvNet._run_stateless if self.stateless else SpikingConvNet._run_fused
+        weight, bias = self._head_weights()  # outside the graph: a new head changes only their shape
         if self.cfg.compile_forward:
             run = _compiled(run)
-        weight, bias = self._head_weights()  # outside the graph: a new head changes only their shape
+            # One graph for every head count: plain tensors (one head's weight is a Parameter, a
+            # guarded type) with a dynamic output dimension. The copy is of the heads only.
+            weight, bias = weight.clone(), bias.clone()
+            torch._dynamo.maybe_mark_dynamic(weight, 0)
+            torch._dynamo.maybe_mark_dynamic(bias, 0)
         return run(self, inputs, static, num_steps, weight, bias)
 
     def _run_fused(self, inputs, static, num_steps, weight, bias):
