@@ -26,8 +26,8 @@ from spikereplay.flops import dense_training_flops, gemm_peak_gflops
 from spikereplay.model import SpikingConvNet, cpu_has_native_bf16
 
 VARIANTS = {
-    # name: (engine, precision, what is compiled: None, "scan" (model.compile) or "forward"
-    # (model.compile_forward: the backbone, with the scan inside it, plus model.compile for the head))
+    # name: (engine, precision, what is compiled: None, "scan" (model.compile: the time loop) or
+    # "forward" (model.compile_forward: the whole forward as one graph))
     "textbook fp32 (reference)": ("textbook", "fp32", None),
     "fused fp32": ("fused", "fp32", None),
     "fused fp32 + compile": ("fused", "fp32", "scan"),
