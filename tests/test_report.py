@@ -271,3 +271,21 @@ def test_forward_transfer_column_only_where_runs_measured_it(records):
     # naive seeds 0 and 1: 2.0 and 3.0 -> 2.5 ± 0.7; MR10 did not measure it
     assert next(line for line in lines if line.startswith("| naive | 88.0")).endswith("| 2.5 ± 0.7 |")
     assert next(line for line in lines if line.startswith("| MR10 | 24.5")).endswith("| – |")
+
+
+def test_published_table_reads_the_published_code_json_and_the_same_seed_faithful_run(tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("published_table", "sweeps/seed-faithful/published_table.py")
+    published = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(published)
+    run_dir = tmp_path / "published-code" / "cil_mr20_run1"  # run 1: seed 133
+    run_dir.mkdir(parents=True)
+    table = [{"Trained task": i, **{f"Acc task {j}": 0.99 if i == j else 0.25 for j in range(i + 1)}} for i in range(3)]
+    (run_dir / "accuracy.json").write_text(json.dumps(table[::-1]))  # entries in any order
+    record = {"run": "cil_replay_mr20_seed133", "final_average_accuracy": 51.234}
+    (tmp_path / "results.jsonl").write_text(json.dumps(record) + "\n")
+    lines = published.render(tmp_path).splitlines()
+    # final row after task 3: 25, 25, 99 -> mean 49.67
+    assert lines[2] == "| class_incremental MR20 | 133 | 25.00, 25.00, 99.00 | 49.67 | 51.23 | 42.5 |"
