@@ -4,6 +4,7 @@
 # Two 1-thread runs side by side beat one 2-thread run when t(1) < 2 t(2).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+rm -rf /tmp/spikereplay-threads  # a finished run dir would only be re-read, not re-run
 for repeat in 1 2; do
   for threads in 1 2; do
     line=$(OMP_NUM_THREADS=$threads .venv/bin/spikereplay train --overwrite --config configs/seed-faithful/cil.yaml \
