@@ -239,7 +239,7 @@ def test_ablation_table_orders_steps_and_names_the_key_each_adds():
     spec.loader.exec_module(ablation)
     fixed = {"memory.batches_per_task": 40}
     # the last step also runs a faster engine: a speed setting, not a step of its own
-    engine = {"model.compile": True, "model.compile_forward": True}
+    engine = {"model.compile": True, "model.compile_forward": True, "precision": "bf16"}
     steps = [{}, {"quirks.snapshot_every": 0}, {"quirks.snapshot_every": 0, "quirks.drop_last": False, **engine}]
     finals = [(50.0, 54.0), (60.0, 60.0), (70.0, 80.0)]
     records = [
@@ -257,7 +257,8 @@ def test_ablation_table_orders_steps_and_names_the_key_each_adds():
     assert "| 0 | none (faithful) | 52.00 ± 2.83 | s123: 50.00, s133: 54.00 |" in lines
     assert "| 1 | quirks.snapshot_every=0 | 60.00 ± 0.00 | s123: 60.00, s133: 60.00 |" in lines
     assert (
-        "| 2 | quirks.drop_last=False (engine: model.compile=True, model.compile_forward=True) | 75.00 ± 7.07 "
+        "| 2 | quirks.drop_last=False (engine: model.compile=True, model.compile_forward=True, precision=bf16) "
+        "| 75.00 ± 7.07 "
         "| s123: 70.00, s133: 80.00 |"
     ) in lines
 
