@@ -242,6 +242,9 @@ def test_ablation_table_orders_steps_and_names_the_key_each_adds():
     engine = {"model.compile": True, "model.compile_forward": True, "precision": "bf16"}
     steps = [{}, {"quirks.snapshot_every": 0}, {"quirks.snapshot_every": 0, "quirks.drop_last": False, **engine}]
     finals = [(50.0, 54.0), (60.0, 60.0), (70.0, 80.0)]
+    # step 1's runs carry accuracy matrices: tasks 2 and 3 right after training score 49.9 and 50.0
+    # (seed 123), 10.0 and 95.0 (seed 133), so 2 of the 4 later tasks are under 50 %
+    matrices = {123: [[99.0], [1.0, 49.9], [1.0, 2.0, 50.0]], 133: [[99.0], [1.0, 10.0], [1.0, 2.0, 95.0]]}
     records = [
         {
             "run": f"r{i}{seed}",
@@ -249,17 +252,17 @@ def test_ablation_table_orders_steps_and_names_the_key_each_adds():
             "seed": seed,
             "final_average_accuracy": value,
             "point": {**fixed, **step, "seed": seed},
+            **({"accuracy_matrix": matrices[seed]} if i == 1 else {}),
         }
         for i, (step, values) in reversed(list(enumerate(zip(steps, finals))))  # out of order on purpose
         for seed, value in zip((123, 133), values)
     ]
     lines = ablation.render(records).splitlines()
-    assert "| 0 | none (faithful) | 52.00 ± 2.83 | s123: 50.00, s133: 54.00 |" in lines
-    assert "| 1 | quirks.snapshot_every=0 | 60.00 ± 0.00 | s123: 60.00, s133: 60.00 |" in lines
+    assert "| 0 | none (faithful) | 52.00 ± 2.83 | s123: 50.00, s133: 54.00 | – |" in lines
+    assert "| 1 | quirks.snapshot_every=0 | 60.00 ± 0.00 | s123: 60.00, s133: 60.00 | 2/4 |" in lines
     assert (
         "| 2 | quirks.drop_last=False (engine: model.compile=True, model.compile_forward=True, precision=bf16) "
-        "| 75.00 ± 7.07 "
-        "| s123: 70.00, s133: 80.00 |"
+        "| 75.00 ± 7.07 | s123: 70.00, s133: 80.00 | – |"
     ) in lines
 
 
