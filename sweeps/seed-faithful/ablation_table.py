@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from spikereplay.metrics import first_scores
 from spikereplay.report import format_mean_std, seed_finals
 from spikereplay.sweep import read_results
 
@@ -32,9 +33,11 @@ def steps_of(records: list[dict]) -> dict[str, list[tuple[frozenset, list[dict]]
 
 def unlearnt_tasks(runs: list[dict], below: float = 50.0) -> str:
     """How many of the runs' tasks after the first score under ``below`` % right after their own
-    training (the accuracy matrix's diagonal): the sign of a new head that never wins."""
-    diagonals = [run["accuracy_matrix"][i][i] for run in runs for i in range(1, len(run.get("accuracy_matrix") or []))]
-    return f"{sum(value < below for value in diagonals)}/{len(diagonals)}" if diagonals else "–"
+    training (``first_scores``, the matrix's diagonal): the sign of a new head that never wins."""
+    firsts = [
+        v for run in runs if run.get("accuracy_matrix") for j, v in first_scores(run["accuracy_matrix"]).items() if j
+    ]
+    return f"{sum(value < below for value in firsts)}/{len(firsts)}" if firsts else "–"
 
 
 def render(records: list[dict]) -> str:
