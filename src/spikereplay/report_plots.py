@@ -112,5 +112,6 @@ def plot_final_vs_memory(groups: dict[str, dict[RowKey, list[dict]]], path: Path
     zoom.set(xlabel="replay memory (batches per task)", ylim=(zoom_floor(lows), 100), title="replay, zoomed")
     for axis in (ax, zoom):
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
+        if axis.get_legend_handles_labels()[0]:  # a sweep with no replay rows leaves the zoom empty
+            axis.legend(fontsize=7)
     save_figure(fig, path)
