@@ -1,5 +1,9 @@
+import json
+
+import torch
+
 from spikereplay import cli
-from spikereplay.compare import config_differences
+from spikereplay.compare import config_differences, entries, render
 from spikereplay.experiment import run_experiment
 
 
@@ -28,6 +32,73 @@ def test_compare_prints_runs_side_by_side_with_their_differences(tiny_config, tm
     assert cli.main(["compare", str(tmp_path / "nothing")]) == 2
 
 
-def test_compare_refuses_a_directory_without_runs(tmp_path, capsys):
+def test_compare_refuses_a_missing_path_and_a_directory_without_runs_each_in_its_own_words(tmp_path, capsys):
     assert cli.main(["compare", str(tmp_path / "nope")]) == 2
+    assert f"{tmp_path / 'nope'} does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["compare", str(tmp_path / "empty")]) == 2
     assert "neither a run directory" in capsys.readouterr().err
+
+
+def test_a_committed_sweep_without_its_runs_is_compared_from_its_results_lines(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    lines = [
+        {
+            "run": "er_s0",
+            "point": {"strategy": "er", "memory.size": 200, "seed": 0},
+            "strategy": "er",
+            "seed": 0,
+            "scenario": "class_incremental",
+            "final_average_accuracy": 91.5,
+            "average_accuracy": [99.0, 91.5],
+        },
+        {
+            "run": "er_s1",
+            "point": {"strategy": "er", "memory.size": 500, "seed": 1},
+            "strategy": "er",
+            "seed": 1,
+            "scenario": "class_incremental",
+            "final_average_accuracy": 93.25,
+            "average_accuracy": [99.0, 93.25],
+        },
+    ]
+    (sweep / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    plot = tmp_path / "h.png"
+    assert cli.main(["compare", str(sweep), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "| er_s0 | 91.50 |" in out and "| er_s1 | 93.25 |" in out
+    assert "- memory.size: er_s0=200, er_s1=500" in out and "- seed: er_s0=0, er_s1=1" in out
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_committed_strategies_table_compares_on_a_fresh_clone(capsys):
+    assert cli.main(["compare", "results/strategies/table"]) == 0
+    assert "| cil_er_m200_seed0 |" in capsys.readouterr().out
+
+
+def write_run(path, threads: int, cpu: str):
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text("seed: 0\n")
+    environment = {"cpu": cpu, "threads": threads, "torch": "2.13.0+cpu"}
+    (path / "metrics.json").write_text(json.dumps({"complete": True, "environment": environment}))
+    return path
+
+
+def test_compare_names_the_thread_count_and_cpu_where_two_runs_of_one_config_differ(tmp_path):
+    one = write_run(tmp_path / "one", threads=1, cpu="AMD EPYC")
+    two = write_run(tmp_path / "two", threads=2, cpu="Intel Xeon")
+    text = render(entries([str(one), str(two)]))
+    assert "Config differences: none" in text
+    assert "- threads: one=1, two=2" in text and '- cpu: one="AMD EPYC", two="Intel Xeon"' in text
+    assert "torch" not in text.split("Environment differences")[1]
+    assert "Environment differences: none" in render(
+        entries([str(one), str(write_run(tmp_path / "same", 1, "AMD EPYC"))])
+    )
+
+
+def test_a_run_records_its_threads_cpu_and_versions(tiny_config):
+    metrics = run_experiment(tiny_config(), log=lambda *_: None)
+    environment = metrics["environment"]
+    assert environment["threads"] == torch.get_num_threads() and environment["precision"] == "fp32"
+    assert environment["torch"] == torch.__version__ and environment["cpu"]

@@ -119,3 +119,41 @@ def test_a_config_states_only_what_differs_from_its_base(tmp_path):
     (tmp_path / "missing.yaml").write_text("base: nowhere.yaml\n")
     with pytest.raises(ConfigError, match="nowhere.yaml"):
         load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["training.num_step=4"], "unknown key 'training.num_step' (did you mean 'training.num_steps'?)"),
+        (["strategy=ewc"], "did you mean 'ewc_on'?"),
+        (["scenario=class_incremntal"], "(did you mean 'class_incremental'?)"),
+        (["data.dataset=mnst"], "(did you mean 'mnist'?)"),
+        (["strategy=der", "memory.size=10", "strategy_params.alfa=1"], "unknown key 'alfa' (did you mean 'alpha'?)"),
+    ],
+)
+def test_a_mistyped_key_or_name_gets_the_closest_valid_one_and_the_override_that_set_it(tmp_path, overrides, expected):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, "seed: 1\n"), overrides)
+    message = str(caught.value)
+    assert expected in message
+    if not overrides[-1].startswith("strategy_params"):
+        # the typo was on the command line, not in the file: the message says so
+        assert (
+            message.startswith("invalid config (command line):") and f"[from the override {overrides[-1]}]" in message
+        )
+
+
+def test_a_bad_key_in_the_file_blames_the_file_and_an_unlike_name_gets_no_guess(tmp_path):
+    path = write(tmp_path, "training: {zzz: 3}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ["training.epochs=2"])
+    assert str(caught.value) == f"invalid config {path}: unknown key 'training.zzz'"
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_the_file_line_and_column(tmp_path):
+    path = write(tmp_path, "training:\n  lr: [1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"config {path} is not valid YAML:") and "line 3, column 1" in message
+    assert "\n" not in message and "<unicode string>" not in message

@@ -69,7 +69,7 @@ def test_mean_matrix_keeps_unseen_entries_empty(records):
 
 
 def test_report_tables_match_hand_computed_values(records):
-    text = report.render_report(records, "fixture")
+    text = report.render_report(records, "fixture", "reproduce")
     lines = text.splitlines()
     assert "| row | T1 | T2 | T3 | T4 | T5 | published | seeds |" in lines
     # naive T5: 20, 24 -> 22.0 ± 2.83; T4: 25, 27 -> 26.0 ± 1.41
@@ -93,17 +93,61 @@ def test_report_tables_match_hand_computed_values(records):
 
 
 def test_final_accuracy_table_lists_each_seed(records):
-    lines = report.render_report(records, "fixture").splitlines()
-    assert "| row | mean ± std | per seed | published | published value reproduced? |" in lines
+    lines = report.render_report(records, "fixture", "reproduce").splitlines()
+    assert "| row | mean ± std | per seed | silent % | published | published value reproduced? |" in lines
     # MR10 finals 40, 44, 48 (seeds 0, 1, 2): sample std 4; 47.9 lies inside 40..48
-    assert "| MR10 | 44.00 ± 4.00 | s0: 40.00, s1: 44.00, s2: 48.00 | 47.9 | yes (in the seeds' range) |" in lines
+    assert "| MR10 | 44.00 ± 4.00 | s0: 40.00, s1: 44.00, s2: 48.00 | – | 47.9 | yes (in the seeds' range) |" in lines
     # naive 20, 24: sample std sqrt(8) = 2.828...; 43.9 is 19.9 above 24 and 21.9 above the mean 22
     assert (
-        "| naive | 22.00 ± 2.83 | s0: 20.00, s1: 24.00 | 43.9 | **no**: +19.90 beyond the seeds' range, "
+        "| naive | 22.00 ± 2.83 | s0: 20.00, s1: 24.00 | – | 43.9 | **no**: +19.90 beyond the seeds' range, "
         "+21.9 from the mean |"
     ) in lines
     # one seed: 51.0 is 1.0 from 50, within 5 points
-    assert "| MR40 (separate_pass) | 50.00 | s0: 50.00 | 51.0 | yes (+1.0 from the mean) |" in lines
+    assert "| MR40 (separate_pass) | 50.00 | s0: 50.00 | – | 51.0 | yes (+1.0 from the mean) |" in lines
+
+
+def test_a_sweep_that_does_not_declare_the_published_protocol_shows_no_published_value(records):
+    text = report.render_report(records, "fixture")
+    assert "No published value applies" in text and "43.9" not in text and "reproduced?" not in text
+    assert "| row | T1 | T2 | T3 | T4 | T5 | seeds |" in text.splitlines()
+
+
+def test_a_sweep_meant_to_beat_the_paper_says_whether_every_seed_beats_it(records):
+    lines = report.render_report(records, "fixture", "beat").splitlines()
+    assert "| row | mean ± std | per seed | silent % | published | beats the published value? |" in lines
+    # joint 88, 92 against 90.1: the lowest seed is under it
+    assert "| joint | 90.00 ± 2.83 | s0: 88.00, s1: 92.00 | – | 90.1 | **no**: -0.1 (lowest seed 88.00) |" in lines
+    assert report.beats(43.9, [97.5, 98.0]) == "yes: +53.9 (every seed above)"
+
+
+def test_the_silent_output_column_averages_each_runs_last_figure(records):
+    silent = [dict(r, silent_outputs=[{"silent_share": 50.0}, {"silent_share": v}]) for r, v in zip(records, range(9))]
+    naive = [r for r in silent if r["run"] in ("cil_naive_seed0", "cil_naive_seed1")]
+    shares = [r["silent_outputs"][-1]["silent_share"] for r in naive]
+    lines = report.render_report(silent, "fixture").splitlines()
+    mean, std = sum(shares) / 2, abs(shares[0] - shares[1]) / 2**0.5
+    assert f"| naive | 22.00 ± 2.83 | s0: 20.00, s1: 24.00 | {mean:.1f} ± {std:.1f} |" in lines
+
+
+def test_the_published_mode_is_read_from_the_sweep_files_the_sweep_recorded(tmp_path):
+    (tmp_path / "sweeps").mkdir()
+    assert report.published_mode(tmp_path) is None
+    (tmp_path / "sweeps" / "a.yaml").write_text("name: a\npublished: reproduce\n")
+    assert report.published_mode(tmp_path) == "reproduce"
+
+
+def test_report_says_what_a_wrong_path_is(tmp_path):
+    with pytest.raises(SpikeReplayError, match="does not exist"):
+        report.write_report(tmp_path / "missing")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(SpikeReplayError, match="is a run directory, not a sweep: use `spikereplay compare"):
+        report.write_report(run)
+    sweep_file = tmp_path / "s.yaml"
+    sweep_file.write_text(f"name: s\noutput_dir: {tmp_path / 'out'}\n")
+    with pytest.raises(SpikeReplayError, match=f"is a sweep file: its results are in {tmp_path / 'out'}"):
+        report.write_report(sweep_file)
 
 
 def test_repeated_seeds_are_noted(records):

@@ -68,6 +68,13 @@ def cmd_train(args) -> int:
 def cmd_test(args) -> int:
     from spikereplay.experiment import evaluate_run
 
+    # test re-scores a run with the config it was trained with: an override may only locate the run
+    unused = [o for o in args.overrides if args.run_dir or not o.startswith(("output.runs_dir=", "output.run_name="))]
+    if unused:
+        raise SpikeReplayError(
+            f"test re-scores a run with the config it was trained with, so it would not use {' '.join(unused)!r}: "
+            "train a new run with it (with its own output.run_name), or drop it"
+        )
     run_dir = Path(args.run_dir) if args.run_dir else resolve_config(args).run_dir
     if not (run_dir / "config.yaml").exists():
         raise SpikeReplayError(f"{run_dir} is not a run directory (no config.yaml): train it first")

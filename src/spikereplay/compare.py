@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -26,18 +27,51 @@ COLUMNS = (
 )
 
 
-def run_dirs(paths: list[str]) -> list[Path]:
-    """The run directories named, a sweep directory standing for the runs under its ``runs/``."""
-    found = []
+@dataclass
+class Entry:
+    """One run as compare shows it: its name, its metrics and its config (or a sweep point's values)."""
+
+    name: str
+    metrics: dict
+    config: dict
+
+
+def _run_entry(path: Path) -> Entry:
+    config = yaml.safe_load((path / "config.yaml").read_text()) if (path / "config.yaml").is_file() else {}
+    return Entry(path.name, json.loads((path / "metrics.json").read_text()), config or {})
+
+
+def _record_entry(record: dict) -> Entry:
+    """A sweep's results line: the point's values and the run-level keys stand for its config."""
+    config: dict = {key: record.get(key) for key in ("scenario", "strategy", "seed")}
+    for key, value in (record.get("point") or {}).items():
+        node = config
+        *sections, last = key.split(".")
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[last] = value
+    return Entry(record["run"], {"complete": True, **record}, config)
+
+
+def entries(paths: list[str]) -> list[Entry]:
+    """The runs named: a run directory, or a sweep directory standing for the runs under its
+    ``runs/``, or for the lines of its ``results.jsonl`` where ``runs/`` is absent (a committed sweep)."""
+    from spikereplay.sweep import RESULTS_FILE, read_results
+
+    found: list[Entry] = []
     for text in paths:
         path = Path(text)
         if (path / "metrics.json").is_file():
-            found.append(path)
+            found.append(_run_entry(path))
         elif (path / "runs").is_dir():
-            found += sorted(p for p in (path / "runs").iterdir() if (p / "metrics.json").is_file())
+            found += [_run_entry(p) for p in sorted((path / "runs").iterdir()) if (p / "metrics.json").is_file()]
+        elif (path / RESULTS_FILE).is_file():
+            found += [_record_entry(record) for record in read_results(path / RESULTS_FILE).values()]
+        elif not path.exists():
+            raise SpikeReplayError(f"{path} does not exist")
         else:
             raise SpikeReplayError(
-                f"{path} is neither a run directory (no metrics.json) nor a sweep directory (no runs/)"
+                f"{path} is neither a run directory (no metrics.json) nor a sweep directory (no runs/ or {RESULTS_FILE})"
             )
     if not found:
         raise SpikeReplayError("no runs to compare")
@@ -63,30 +97,45 @@ def config_differences(configs: list[dict]) -> dict[str, list]:
     }
 
 
-def render(dirs: list[Path]) -> str:
-    metrics = [json.loads((d / "metrics.json").read_text()) for d in dirs]
-    configs = [yaml.safe_load((d / "config.yaml").read_text()) if (d / "config.yaml").is_file() else {} for d in dirs]
+def difference_lines(title: str, names: list[str], differences: dict[str, list]) -> list[str]:
+    """``title:`` and one line per differing key with each run's value, or ``title: none``."""
+    if not differences:
+        return [f"{title}: none"]
+    return [f"{title}:"] + [
+        f"- {key}: " + ", ".join(f"{name}={json.dumps(v)}" for name, v in zip(names, values))
+        for key, values in differences.items()
+    ]
+
+
+def render(runs: list[Entry]) -> str:
     lines = ["| run | " + " | ".join(label for _, label in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
-    for d, m in zip(dirs, metrics):
+    for run in runs:
+        m = run.metrics
         cells = ["–" if m.get(k) is None else f"{m[k]:.2f}" for k, _ in COLUMNS]
-        lines.append(f"| {d.name}{'' if m.get('complete') else ' (incomplete)'} | " + " | ".join(cells) + " |")
-    differences = config_differences(configs)
-    lines += ["", "Config differences:" if differences else "Config differences: none"]
-    for key, values in differences.items():
-        lines.append(f"- {key}: " + ", ".join(f"{d.name}={json.dumps(v)}" for d, v in zip(dirs, values)))
+        lines.append(f"| {run.name}{'' if m.get('complete') else ' (incomplete)'} | " + " | ".join(cells) + " |")
+    names = [run.name for run in runs]
+    lines += ["", *difference_lines("Config differences", names, config_differences([r.config for r in runs]))]
+    # Same config, same seed, other bits: the thread count, the CPU and the versions decide them too
+    if any(run.metrics.get("environment") for run in runs):
+        environments = [run.metrics.get("environment") or {"recorded": False} for run in runs]
+        differences = config_differences(environments)
+        title = "Environment differences (each can change the numbers)" if differences else "Environment differences"
+        lines += ["", *difference_lines(title, names, differences)]
     return "\n".join(lines)
 
 
-def plot_histories(dirs: list[Path], path: Path) -> None:
+def plot_histories(runs: list[Entry], path: Path) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from spikereplay.plots import save_figure
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for d in dirs:
-        history = json.loads((d / "metrics.json").read_text())["average_accuracy"]
-        ax.plot(range(1, len(history) + 1), history, marker="o", label=d.name)
+    for run in runs:
+        history = run.metrics["average_accuracy"]
+        ax.plot(range(1, len(history) + 1), history, marker="o", label=run.name)
     ax.set(xlabel="tasks trained", ylabel="average accuracy over seen tasks (%)", ylim=(0, 101))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole tasks only
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     save_figure(fig, path)
@@ -98,9 +147,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    dirs = run_dirs(args.dirs)
-    print(render(dirs))
+    runs = entries(args.dirs)
+    print(render(runs))
     if args.plot:
-        plot_histories(dirs, Path(args.plot))
+        plot_histories(runs, Path(args.plot))
         print(f"written to {args.plot}")
     return 0

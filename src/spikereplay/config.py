@@ -8,6 +8,8 @@ refused with one message naming the key.
 from __future__ import annotations
 
 import copy
+import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -174,7 +176,10 @@ class Config(Section):
     # the strategy's own hyperparameters, checked against its Params model
     strategy_params: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
-    precision: Literal["fp32", "bf16"] = "fp32"
+    # fp64: every float of the model in double precision. Slow, and not for results: it exists so that
+    # the regression runs give the same bits on every CPU (in fp32, another kernel's summation order
+    # can flip a spike, and one flipped spike changes the run; tests/regression/cases.py)
+    precision: Literal["fp32", "bf16", "fp64"] = "fp32"
     data: DataConfig = Field(default_factory=DataConfig)
     encoding: EncodingConfig = Field(default_factory=EncodingConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -210,7 +215,10 @@ class Config(Section):
         from spikereplay.strategies import resolve_strategy
 
         if self.data.dataset not in DATASETS:
-            raise ValueError(f"data.dataset must be one of {sorted(DATASETS)}, got {self.data.dataset!r}")
+            raise ValueError(
+                f"data.dataset must be one of {sorted(DATASETS)}, got {self.data.dataset!r}"
+                + did_you_mean(self.data.dataset, DATASETS)
+            )
         num_classes = DATASETS[self.data.dataset].num_classes
         flat = [c for task in self.data.class_order for c in task]
         if any(c >= num_classes for c in flat):
@@ -225,7 +233,7 @@ class Config(Section):
         try:
             strategy.Params.model_validate(self.strategy_params)
         except ValidationError as exc:
-            raise ValueError("strategy_params: " + "; ".join(describe_errors(exc))) from None
+            raise ValueError("strategy_params: " + "; ".join(describe_errors(exc, strategy.Params))) from None
         memory = self.memory
         policy = memory.resolved_policy
         if memory.size and memory.batches_per_task:
@@ -273,24 +281,68 @@ class Config(Section):
         return Path(self.output.runs_dir) / self.run_name
 
 
-def describe_errors(exc: ValidationError) -> list[str]:
-    """One phrase per error of a pydantic validation error, naming its key."""
+def did_you_mean(word: str, choices) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to a mistyped ``word``, else ''."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _section_fields(model: type[BaseModel], path: tuple) -> list[str]:
+    """The keys valid beside the last part of ``path`` in ``model`` ([] where it is not a section)."""
+    for part in path[:-1]:
+        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def describe_errors(
+    exc: ValidationError, model: type[BaseModel] | None = None, sources: dict | None = None
+) -> list[str]:
+    """One phrase per error of a pydantic validation error, naming its key, the closest valid key or
+    value where one was mistyped, and (``sources``: dotted key -> override text) the command-line
+    override that set it."""
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            lines.append(f"unknown key '{key}'")
+            prefix = "".join(f"{part}." for part in err["loc"][:-1])
+            close = difflib.get_close_matches(
+                str(err["loc"][-1]), _section_fields(model, err["loc"]) if model else [], 1, 0.6
+            )
+            line = f"unknown key '{key}'" + (f" (did you mean '{prefix}{close[0]}'?)" if close else "")
         elif not key:  # a check across keys: its message names them
-            lines.append(msg)
+            line = msg
         else:
-            lines.append(f"'{key}': {msg} (got {err.get('input')!r})")
+            hint = ""
+            if err["type"] == "literal_error":
+                hint = did_you_mean(err.get("input"), re.findall(r"'([^']*)'", err["ctx"]["expected"]))
+            line = f"'{key}': {msg} (got {err.get('input')!r}){hint}"
+        override = (sources or {}).get(key)
+        if not key:  # a check across keys: the override whose key its message names
+            override = next((text for name, text in (sources or {}).items() if name in msg), None)
+        lines.append(line + (f" [from the override {override}]" if override else ""))
     return lines
 
 
-def format_validation_error(exc: ValidationError, source: str, what: str = "config") -> str:
-    """One line naming every bad key of a pydantic validation error."""
-    return f"invalid {what} {source}: " + "; ".join(describe_errors(exc))
+def format_validation_error(exc: ValidationError, source: str, what: str = "config", sources=None) -> str:
+    """One line naming every bad key of a pydantic validation error (and the override that set it)."""
+    errors = describe_errors(exc, Config if what == "config" else None, sources)
+    if sources and all(line.endswith("]") for line in errors):
+        source = "(command line)"  # every bad key came from an override, not from the file
+    return f"invalid {what} {source}: " + "; ".join(errors)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one phrase with its line and column (PyYAML's own text spans four lines and
+    names the stream, not the file)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:
@@ -304,7 +356,7 @@ def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{what} {path} is not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{what} {path} must be a mapping of keys, got {type(raw).__name__}")
     return raw
@@ -339,11 +391,13 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return merged
 
 
-def config_from_dict(raw: dict, source: str = "<dict>") -> Config:
+def config_from_dict(raw: dict, source: str = "<dict>", overrides: list[str] | None = None) -> Config:
+    """The validated config; ConfigError naming each bad key, and the override that set it."""
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        sources = {text.split("=", 1)[0]: text for text in overrides or []}
+        raise ConfigError(format_validation_error(exc, source, sources=sources)) from None
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
@@ -383,7 +437,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         raw = read_config_file(path)
         if not named:
             raw["name"] = Path(path).stem
-    return config_from_dict(apply_overrides(raw, overrides or []), source)
+    return config_from_dict(apply_overrides(raw, overrides or []), source, overrides)
 
 
 def config_to_yaml(config: Config) -> str:

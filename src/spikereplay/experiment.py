@@ -8,19 +8,17 @@ checkpoints/task_<i>.pt and accuracy_history.png. metrics.json carries
 from __future__ import annotations
 
 import dataclasses
-import platform
 import re
 import shutil
 import time
 from pathlib import Path
 
-import snntorch
 import torch
 
-from spikereplay import __version__
 from spikereplay import io as atomic
 from spikereplay.config import Config, config_to_yaml, load_config
 from spikereplay.datasets import dataset_info, load_dataset, merge_tasks, split_tasks
+from spikereplay.environment import run_environment, versions
 from spikereplay.errors import ConfigError, DataError
 from spikereplay.memory import make_buffer
 from spikereplay.metrics import (
@@ -29,6 +27,7 @@ from spikereplay.metrics import (
     final_average_accuracy,
     forward_transfer,
     per_class_accuracy,
+    silent_outputs,
     summarize,
 )
 from spikereplay.model import SpikingConvNet, cpu_has_native_bf16, precision_warning, resolve_device
@@ -38,6 +37,9 @@ from spikereplay.scenarios import Scenario
 from spikereplay.strategies import resolve_strategy
 from spikereplay.trackers import Trackers
 from spikereplay.trainer import RunState, Trainer, log_csv_text
+
+# a finished run whose final accuracy is under chance + this many points is said to end at chance
+CHANCE_MARGIN = 5.0
 
 
 def check_device(name: str) -> None:
@@ -76,24 +78,63 @@ def build_trainer(cfg: Config, stream, eval_tasks, run_dir: Path) -> Trainer:
     return Trainer(cfg, strategy, stream, eval_tasks, run_dir)
 
 
-def versions() -> dict:
-    return {
-        "spikereplay": __version__,
-        "torch": torch.__version__,
-        "snntorch": snntorch.__version__,
-        "python": platform.python_version(),
-    }
+def likely_causes(cfg: Config, trainer: Trainer, silent: dict | None) -> str:
+    """What most often makes a task fail or a run end at chance, measured on this run."""
+    causes = []
+    if silent and silent["silent_share"] is not None and silent["silent_share"] >= 50:
+        causes.append(
+            f"outputs fell silent: the true class's output fired no spike on {silent['silent_share']:.0f} % of "
+            f"test samples (classes silent on all of theirs: {silent['silent_classes']})"
+        )
+    if cfg.training.lr >= 0.1:
+        causes.append(f"training.lr {cfg.training.lr:g} is far above Adam's usual 1e-4..1e-2")
+    warmup = warmup_problem(cfg, trainer.stream)
+    if warmup:
+        causes.append(warmup)
+    if not causes:
+        return "no usual cause found; metrics.json's silent_outputs and train_log.csv hold the data"
+    return "likely cause: " + "; ".join(causes) + " (metrics.json: silent_outputs)"
 
 
-def training_warnings(trainer: Trainer, state: RunState) -> list[str]:
-    """One line per training step that ended below 50 % on the classes it had just trained."""
+def training_warnings(cfg: Config, trainer: Trainer, state: RunState) -> list[str]:
+    """One line per training step that ended below 50 % on the classes it had just trained, and one
+    if the finished run ends at chance, each naming its likely cause."""
     step_classes = [list(task.classes) for task in trainer.stream[: state.steps_done]]
     task_classes = [list(task.classes) for task in trainer.eval_tasks]
-    return [
-        f"after task {step}: {accuracy:.1f} % on the classes just trained (< 50 %); the network may "
-        "have fallen silent, see train_log.csv"
+    silent = state.silent_outputs
+    warnings = [
+        f"after task {step}: {accuracy:.1f} % on the classes just trained (< 50 %); "
+        + likely_causes(cfg, trainer, silent[step - 1] if step <= len(silent) else None)
         for step, accuracy in failed_steps(state.matrix, step_classes, task_classes)
     ]
+    if state.steps_done == len(trainer.stream) and state.matrix:
+        classes = len({c for task in trainer.eval_tasks for c in task.classes})
+        chance, final = 100.0 / classes, final_average_accuracy(state.matrix)
+        if final < chance + CHANCE_MARGIN:
+            warnings.append(
+                f"the run ended at chance: {final:.1f} % against {chance:.1f} % for guessing among {classes} "
+                f"classes; " + likely_causes(cfg, trainer, silent[-1] if silent else None)
+            )
+    return warnings
+
+
+def warmup_problem(cfg: Config, stream) -> str | None:
+    """A warm-up longer than a task: the lr never reaches training.lr (a shrunken run of a full-size
+    config: warmup_steps 300 against 17 iterations per task ended at 9 %)."""
+    warmup = cfg.training.warmup_steps
+    if not warmup or not stream:
+        return None
+    iterations = [
+        task.batches_per_epoch(cfg.training.batch_size, cfg.quirks.drop_last) * cfg.training.epochs for task in stream
+    ]
+    shortest = min(iterations)
+    if warmup < shortest:
+        return None
+    task = iterations.index(shortest) + 1
+    return (
+        f"training.warmup_steps {warmup} is not shorter than task {task}'s {shortest} iterations, so the lr "
+        f"never reaches training.lr; set training.warmup_steps below {shortest} (e.g. {max(1, shortest // 10)})"
+    )
 
 
 def progress_lines(state: RunState, stream_length: int) -> list[str]:
@@ -138,12 +179,17 @@ def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: 
         "task_classes": [list(t.classes) for t in trainer.eval_tasks],
         **summarize(state.matrix, state.ti_matrix),
         "forward_transfer": forward_transfer(state.ahead, state.initial_row) if cfg.training.forward_transfer else None,
-        "warnings": training_warnings(trainer, state),
+        # per step: % of test samples whose true class's output fired no spike, and the classes whose
+        # output was silent on all their samples (an output at 0 spikes gets ~no surrogate gradient)
+        "silent_outputs": state.silent_outputs,
+        "warnings": training_warnings(cfg, trainer, state),
         **(final_confusion(trainer) if complete else {}),
         "train_seconds": round(state.train_seconds, 2),
         "wall_seconds": round(wall_seconds, 2),
         "device": str(trainer.strategy.device),
         "versions": versions(),
+        # what decides the bits besides the config (threads, CPU, versions): see spikereplay.environment
+        "environment": run_environment(trainer.strategy.device, cfg),
     }
     atomic.write_text(run_dir / "train_log.csv", log_csv_text(state.log_rows))
     labels = ["/".join(map(str, t.classes)) for t in trainer.eval_tasks]
@@ -231,6 +277,9 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
     started = time.perf_counter()
     check_device(cfg.device)
     stream, eval_tasks = build_tasks(cfg)  # data errors surface before anything is written
+    warmup = warmup_problem(cfg, stream)
+    if warmup:
+        raise ConfigError(warmup)
     run_dir = prepare_run_dir(cfg, overwrite)
     slow_precision = precision_warning(cfg.precision, resolve_device(cfg.device), cpu_has_native_bf16())
     if slow_precision:
@@ -283,6 +332,7 @@ def evaluate_run(run_dir: Path, log=print, data_root: str | None = None) -> dict
         row, ti_row = trainer.eval_row(saved.steps_done - 1)
         state.matrix.append(row)
         state.ti_matrix.append(ti_row)
+        state.silent_outputs.append(silent_outputs(trainer.last_silent))
         state.steps_done, state.log_rows = saved.steps_done, saved.log_rows
         state.train_seconds, state.iteration = saved.train_seconds, saved.iteration
         log(f"checkpoint {path.name}: accuracy % = {[None if v is None else round(v, 2) for v in row]}")

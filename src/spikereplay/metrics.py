@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from statistics import mean
 
+import torch
+
 
 def seen(row: list) -> list[float]:
     return [v for v in row if v is not None]
@@ -125,6 +127,19 @@ def confusion_matrix(labels: list[int], predicted: list[int], classes: list[int]
 def per_class_accuracy(confusion: list[list[int]]) -> list[float | None]:
     """Accuracy (%) of each row class of a confusion matrix; None for a class with no samples."""
     return [100.0 * row[i] / sum(row) if sum(row) else None for i, row in enumerate(confusion)]
+
+
+def silent_outputs(scored: list[tuple]) -> dict:
+    """The silent-output figure of one evaluation: ``scored`` holds, per task, its labels and whether
+    each sample's true-class output fired no spike. Returns the share of samples (%) with a silent
+    true output, and the classes whose output was silent on every one of their samples."""
+    if not scored:
+        return {"silent_share": None, "silent_classes": []}
+    labels = torch.cat([truth for truth, _ in scored])
+    silent = torch.cat([flags for _, flags in scored]).to(torch.bool)
+    classes = sorted(set(labels.tolist()))
+    dead = [c for c in classes if bool(silent[labels == c].all())]
+    return {"silent_share": 100.0 * float(silent.float().mean()), "silent_classes": dead}
 
 
 def summarize(matrix: list[list], task_incremental_matrix: list[list] | None = None) -> dict:

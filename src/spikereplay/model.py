@@ -53,6 +53,8 @@ class SpikingConvNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.precision = precision
+        # the dtype of membranes, currents and parameters (bf16 runs under autocast with fp32 parameters)
+        self.real_dtype = torch.float64 if precision == "fp64" else torch.float32
         self.stateless = stateless
         self.image_shape = tuple(image_shape)
         self.features = backbone_features(self.image_shape)
@@ -62,6 +64,7 @@ class SpikingConvNet(nn.Module):
         self.heads = nn.ModuleList()
         # snn.Leaky modules: the textbook engine runs them; the fused engine reads their settings.
         self.lif1, self.lif2, self.lif_out = (self._make_leaky() for _ in range(3))
+        self.to(self.real_dtype)
 
     def _make_leaky(self) -> snn.Leaky:
         return snn.Leaky(
@@ -79,7 +82,7 @@ class SpikingConvNet(nn.Module):
     def add_head(self, num_classes: int) -> nn.Linear:
         device = self.conv1.weight.device
         # Constructed the same way for every init, so the RNG stream that follows does not depend on it.
-        head = nn.Linear(self.features, num_classes).to(device)
+        head = nn.Linear(self.features, num_classes).to(device, self.real_dtype)
         if self.cfg.head_init == "zero":
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
@@ -119,13 +122,13 @@ class SpikingConvNet(nn.Module):
     def _run_fused(self, inputs, static, num_steps, weight, bias):
         features = self._backbone_fused(inputs, static, num_steps)
         with self._autocast():
-            cur_out = F.linear(features, weight, bias).float()
+            cur_out = F.linear(features, weight, bias).to(self.real_dtype)
         return self._leaky(cur_out)
 
     def _run_stateless(self, inputs, static, num_steps, weight, bias):
         features = self._backbone_stateless(inputs, static, num_steps)
         with self._autocast():
-            cur_out = F.linear(features, weight, bias).float()
+            cur_out = F.linear(features, weight, bias).to(self.real_dtype)
         spk_out = self.spike_fn(cur_out - self.cfg.threshold)
         if static:  # every step is the same; backward sums the T identical gradients
             return spk_out.expand(num_steps, *spk_out.shape), cur_out.expand(num_steps, *cur_out.shape)
@@ -150,7 +153,7 @@ class SpikingConvNet(nn.Module):
         with self._autocast():
             if static:
                 cur1 = F.max_pool2d(self.conv1(inputs), 2)
-                cur1 = cur1.float().unsqueeze(0).expand(num_steps, *cur1.shape)
+                cur1 = cur1.to(self.real_dtype).unsqueeze(0).expand(num_steps, *cur1.shape)
             else:
                 steps, batch = inputs.shape[:2]
                 cur1 = F.max_pool2d(self.conv1(inputs.flatten(0, 1)), 2)
@@ -165,7 +168,7 @@ class SpikingConvNet(nn.Module):
             # whole channels_last input gradient to NCHW and back. Matching its layout costs one
             # copy of the 4x smaller pooled gradient instead. Same values, so the result is unchanged.
             cur2.register_hook(lambda grad: grad.contiguous(memory_format=torch.channels_last))
-        spk2, _ = self._leaky(cur2.float().unflatten(0, (steps, batch)))
+        spk2, _ = self._leaky(cur2.to(self.real_dtype).unflatten(0, (steps, batch)))
         return spk2.flatten(2)
 
     def _backbone_stateless(self, inputs, static, num_steps):
@@ -174,10 +177,10 @@ class SpikingConvNet(nn.Module):
         flattened: (B, features) for a static input (the same at every step), else (T*B, features)."""
         threshold = self.cfg.threshold
         with self._autocast():
-            cur1 = F.max_pool2d(self.conv1(inputs if static else inputs.flatten(0, 1)), 2).float()
+            cur1 = F.max_pool2d(self.conv1(inputs if static else inputs.flatten(0, 1)), 2).to(self.real_dtype)
         spk1 = self.spike_fn(cur1 - threshold)
         with self._autocast():
-            cur2 = F.max_pool2d(self.conv2(spk1), 2).float()
+            cur2 = F.max_pool2d(self.conv2(spk1), 2).to(self.real_dtype)
         return self.spike_fn(cur2 - threshold).flatten(1)
 
     def _forward_textbook(self, inputs, static, num_steps):
@@ -187,17 +190,17 @@ class SpikingConvNet(nn.Module):
         for t in range(num_steps):
             x_t = inputs if static else inputs[t]
             with self._autocast():
-                cur1 = F.max_pool2d(self.conv1(x_t), 2).float()
+                cur1 = F.max_pool2d(self.conv1(x_t), 2).to(self.real_dtype)
             if self.stateless:  # the published code's init_leaky() inside the per-step forward
                 mem1 = mem2 = mem_out = None
             mem1 = torch.zeros_like(cur1) if mem1 is None else mem1
             spk1, mem1 = self.lif1(cur1, mem1)
             with self._autocast():
-                cur2 = F.max_pool2d(self.conv2(spk1), 2).float()
+                cur2 = F.max_pool2d(self.conv2(spk1), 2).to(self.real_dtype)
             mem2 = torch.zeros_like(cur2) if mem2 is None else mem2
             spk2, mem2 = self.lif2(cur2, mem2)
             with self._autocast():
-                cur_out = F.linear(spk2.flatten(1), weight, bias).float()
+                cur_out = F.linear(spk2.flatten(1), weight, bias).to(self.real_dtype)
             mem_out = torch.zeros_like(cur_out) if mem_out is None else mem_out
             spk_out, mem_out = self.lif_out(cur_out, mem_out)
             spikes.append(spk_out)

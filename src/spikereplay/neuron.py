@@ -21,21 +21,55 @@ snn.Leaky step by step under autograd.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 from snntorch import surrogate
 
 RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
 
 
+# snnTorch's surrogate autograd functions by name, with the name of their ctx parameter
+SURROGATES = {
+    "fast_sigmoid": (surrogate.FastSigmoid, "slope"),
+    "atan": (surrogate.ATan, "alpha"),
+    "sigmoid": (surrogate.Sigmoid, "slope"),
+}
+
+
+class _DoubleSpike(torch.autograd.Function):
+    """An snnTorch surrogate kept in float64 (``precision: fp64``). snnTorch's forward returns
+    float32 spikes, so its backward would receive a float32 gradient: rounding it there would make
+    the fp64 regression runs depend on the last bits of a kernel's sum again. The backward is
+    snnTorch's own, called on a float64 gradient."""
+
+    @staticmethod
+    def forward(ctx, input_, function, param_name, param):
+        ctx.save_for_backward(input_)
+        ctx.function, ctx.param_name, ctx.param = function, param_name, param
+        return (input_ > 0).to(input_.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (input_,) = ctx.saved_tensors
+        snn_ctx = SimpleNamespace(saved_tensors=(input_,), **{ctx.param_name: ctx.param})
+        grad, _ = ctx.function.backward(snn_ctx, grad_output)
+        return grad, None, None, None
+
+
 def make_surrogate(name: str, slope: float):
-    """snnTorch's surrogate spike function by name (``slope`` is alpha for atan)."""
-    if name == "fast_sigmoid":
-        return surrogate.fast_sigmoid(slope=slope)
-    if name == "atan":
-        return surrogate.atan(alpha=slope)
-    if name == "sigmoid":
-        return surrogate.sigmoid(slope=slope)
-    raise ValueError(f"unknown surrogate {name!r}")
+    """snnTorch's surrogate spike function by name (``slope`` is alpha for atan); float64 inputs
+    get float64 spikes and gradients, everything else snnTorch's function unchanged."""
+    if name not in SURROGATES:
+        raise ValueError(f"unknown surrogate {name!r}")
+    function, param_name = SURROGATES[name]
+
+    def spike(x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float64:
+            return _DoubleSpike.apply(x, function, param_name, slope)
+        return function.apply(x, slope)
+
+    return spike
 
 
 def membrane_scan(currents: torch.Tensor, beta: float, threshold: float, reset_code: int) -> torch.Tensor:
@@ -104,6 +138,11 @@ class LeakyMembraneScan(torch.autograd.Function):
         return grad, None, None, None, None
 
 
+def _real(currents: torch.Tensor) -> torch.Tensor:
+    """fp32 for fp32 and bf16 (autocast) currents; fp64 stays fp64 (``precision: fp64``)."""
+    return currents if currents.dtype == torch.float64 else currents.float()
+
+
 def leaky_sequence(
     currents: torch.Tensor,
     beta: float,
@@ -121,10 +160,10 @@ def leaky_sequence(
     beta = min(max(float(beta), 0.0), 1.0)  # snn.Leaky clamps beta to [0, 1]
     if reset_delay:
         mem_seq = LeakyMembraneScan.apply(
-            currents.float(), beta, float(threshold), RESET_CODES[reset_mechanism], compiled
+            _real(currents), beta, float(threshold), RESET_CODES[reset_mechanism], compiled
         )
         return spike_fn(mem_seq - threshold), mem_seq
-    return _leaky_sequence_no_delay(currents.float(), beta, threshold, spike_fn, reset_mechanism)
+    return _leaky_sequence_no_delay(_real(currents), beta, threshold, spike_fn, reset_mechanism)
 
 
 def _leaky_sequence_no_delay(currents, beta, threshold, spike_fn, reset_mechanism):

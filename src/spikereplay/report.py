@@ -151,6 +151,31 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def published_mode(directory: Path) -> str | None:
+    """What the sweep's files declare (``published: reproduce | beat``), None where none does."""
+    import yaml
+
+    modes = set()
+    for path in sorted((directory / "sweeps").glob("*.yaml")):
+        try:
+            mode = (yaml.safe_load(path.read_text()) or {}).get("published")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        if mode:
+            modes.add(mode)
+    return "beat" if "beat" in modes else next(iter(modes), None)
+
+
+def beats(paper: float | None, finals: list[float]) -> str:
+    """Whether every seed beats the published value, and the mean's margin."""
+    if paper is None or not finals:
+        return "–"
+    centre = mean(finals)
+    if min(finals) > paper:
+        return f"yes: {centre - paper:+.1f} (every seed above)"
+    return f"**no**: {centre - paper:+.1f} (lowest seed {min(finals):.2f})"
+
+
 def reproduces(paper: float | None, finals: list[float], margin: float = 5.0) -> str:
     """Whether a published value is reproduced by our seeds: inside their range, or within
     ``margin`` points of their mean; else how far it lies from the range and the mean."""
@@ -171,34 +196,59 @@ def seed_finals(runs: list[dict]) -> tuple[list[float], str]:
     return [value for _, value in by_seed], ", ".join(f"s{seed}: {value:.2f}" for seed, value in by_seed)
 
 
-def final_row(key: RowKey, runs: list[dict]) -> list[str]:
-    """Label, final average accuracy as mean ± std (2 decimals), each seed's value, published, and
-    whether our seeds reproduce it."""
+# the report's verdict column per published mode (sweep file key ``published``)
+VERDICTS = {"reproduce": ("published value reproduced?", reproduces), "beat": ("beats the published value?", beats)}
+
+
+def final_row(key: RowKey, runs: list[dict], mode: str | None = None) -> list[str]:
+    """Label, final average accuracy as mean ± std (2 decimals), each seed's value, silent outputs,
+    and where the sweep declares a published ``mode``: the published value and the verdict."""
     finals, per_seed = seed_finals(runs)
+    row = [row_label(key), format_mean_std(finals, digits=2), per_seed, format_mean_std(final_silent_shares(runs))]
+    if mode is None:
+        return row
     paper = published(key)
-    return [row_label(key), format_mean_std(finals, digits=2), per_seed, _fmt(paper), reproduces(paper, finals)]
+    return row + [_fmt(paper), VERDICTS[mode][1](paper, finals)]
 
 
-def render_report(records: list[dict], title: str = "sweep") -> str:
-    """The markdown report of a list of result records (pure: no files)."""
+def final_silent_shares(runs: list[dict]) -> list[float | None]:
+    """Per run, the % of test samples whose true class's output fired no spike after the last task."""
+    return [(r.get("silent_outputs") or [{}])[-1].get("silent_share") for r in runs]
+
+
+def render_report(records: list[dict], title: str = "sweep", mode: str | None = None) -> str:
+    """The markdown report of a list of result records (pure: no files); ``mode`` (``reproduce`` or
+    ``beat``) adds the published values of Proietti et al. where the sweep ran their protocol."""
     lines = [
         f"# Sweep report: {title}",
         "",
         f"{len(records)} runs. Accuracy in %, mean ± sample std over seeds (just the mean for one seed). "
         "T<i>: average accuracy over the tasks seen after training task i (joint trains once: T-last). "
-        "Published: final average accuracy of Proietti et al., MLSP 2023.",
+        "Silent: % of test samples whose true class's output fired no spike after the last task "
+        "(– for runs older than the figure). "
+        + (
+            "Published: final average accuracy of Proietti et al., MLSP 2023, under the protocol this sweep runs."
+            if mode
+            else "No published value applies: this sweep does not declare the published protocol."
+        ),
     ]
     for scenario, rows in group_rows(records).items():
         tasks = num_tasks([r for runs in rows.values() for r in runs])
         lines += ["", f"## {scenario}", "", "### Final average accuracy", ""]
+        header = ["row", "mean ± std", "per seed", "silent %"]
         lines += _table(
-            ["row", "mean ± std", "per seed", "published", "published value reproduced?"],
-            [final_row(k, runs) for k, runs in rows.items()],
+            header + (["published", VERDICTS[mode][0]] if mode else []),
+            [final_row(k, runs, mode) for k, runs in rows.items()],
         )
         lines += ["", "### Average accuracy after each task", ""]
-        header = ["row", *(f"T{i + 1}" for i in range(tasks)), "published", "seeds"]
+        header = ["row", *(f"T{i + 1}" for i in range(tasks)), *(["published"] if mode else []), "seeds"]
         body = [
-            [row_label(k), *map(format_mean_std, history_columns(runs, tasks)), _fmt(published(k)), str(len(runs))]
+            [
+                row_label(k),
+                *map(format_mean_std, history_columns(runs, tasks)),
+                *([_fmt(published(k))] if mode else []),
+                str(len(runs)),
+            ]
             for k, runs in rows.items()
         ]
         lines += _table(header, body)
@@ -290,13 +340,31 @@ def summed_confusions(rows: dict[RowKey, list[dict]], directory: Path) -> list[t
     return panels
 
 
-def write_report(directory: Path) -> list[Path]:
-    """Write report.md and the plots into a sweep directory; return the paths written."""
+def not_a_sweep_directory(path: Path) -> str:
+    """Why ``path`` gives no report, in the words that fit what it is."""
+    if not path.exists():
+        return f"{path} does not exist: give a sweep's output directory (its output_dir)"
+    if path.is_file() and path.suffix in (".yaml", ".yml"):
+        from spikereplay.sweep_file import load_sweep, sweep_dir
+
+        try:
+            spec, _ = load_sweep(path)
+        except SpikeReplayError:
+            return f"{path} is a file: give the sweep's output directory, not its sweep file"
+        return f"{path} is a sweep file: its results are in {sweep_dir(spec)} (report that directory)"
+    if (path / "metrics.json").is_file():
+        return f"{path} is a run directory, not a sweep: use `spikereplay compare {path} ...` for runs"
+    return f"no results in {path / RESULTS_FILE}: run the sweep first"
+
+
+def write_report(directory: Path, published: str | None = None) -> list[Path]:
+    """Write report.md and the plots into a sweep directory; return the paths written. ``published``
+    (reproduce / beat) overrides what the sweep's recorded files declare."""
     from spikereplay import io as atomic
 
     records = list(read_results(directory / RESULTS_FILE).values())
     if not records:
-        raise SpikeReplayError(f"no results in {directory / RESULTS_FILE}: run the sweep first")
+        raise SpikeReplayError(not_a_sweep_directory(directory))
     from spikereplay.plots import confusion_grid
     from spikereplay.report_plots import plot_final_vs_memory, plot_history, plot_task_histories
     from spikereplay.report_strategies import is_strategies_sweep, plot_final_vs_buffer, render_strategies_report
@@ -307,8 +375,9 @@ def write_report(directory: Path) -> list[Path]:
         plot_final_vs_buffer(records, written[1])
         return written
     groups = group_rows(records)
+    mode = published or published_mode(directory)
     written = [directory / "report.md"]
-    atomic.write_text(written[0], render_report(records, directory.name))
+    atomic.write_text(written[0], render_report(records, directory.name, mode))
     for scenario, rows in groups.items():
         written.append(directory / f"accuracy_history_{scenario}.png")
         plot_history(rows, scenario, written[-1])
@@ -322,15 +391,20 @@ def write_report(directory: Path) -> list[Path]:
             written.append(directory / f"confusion_{scenario}.json")  # the plotted counts
             atomic.write_json(written[-1], {label: confusion for label, confusion in panels})
     written.append(directory / "final_vs_memory.png")
-    plot_final_vs_memory(groups, written[-1])
+    plot_final_vs_memory(groups, written[-1], published_curve=mode is not None)
     return written
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sweep_dir", help="sweep directory holding results.jsonl")
+    parser.add_argument(
+        "--published",
+        choices=sorted(VERDICTS),
+        help="set the rows beside Proietti et al.'s table (default: as the sweep file's 'published' key says)",
+    )
 
 
 def main(args) -> int:
-    for path in write_report(Path(args.sweep_dir)):
+    for path in write_report(Path(args.sweep_dir), args.published):
         print(path)
     return 0

@@ -81,9 +81,12 @@ def zoom_floor(lows: list[float], margin: float = 1.0) -> float:
     return float(int(min(lows) - margin)) if lows else 90.0
 
 
-def plot_final_vs_memory(groups: dict[str, dict[RowKey, list[dict]]], path: Path) -> None:
-    """Final average accuracy vs replay memory size, ours (solid) and published (dashed); the
-    right panel zooms on our default replay schedule (memory > 0) with joint drawn as a line."""
+def plot_final_vs_memory(
+    groups: dict[str, dict[RowKey, list[dict]]], path: Path, published_curve: bool = False
+) -> None:
+    """Final average accuracy vs replay memory size, ours (solid) and, for a sweep of the published
+    protocol, published (dashed); the right panel zooms on our default replay schedule (memory > 0)
+    with joint drawn as a line."""
     fig, (ax, zoom) = plt.subplots(1, 2, figsize=(12, 4.5))
     lows = []
     for color, (scenario, rows) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], groups.items()):
@@ -104,12 +107,18 @@ def plot_final_vs_memory(groups: dict[str, dict[RowKey, list[dict]]], path: Path
         if joint:
             zoom.axhline(mean(joint), color=color, linestyle="-.", label=f"{scenario} joint")
             lows.append(mean(joint))
-        paper = {k: v for k, v in PUBLISHED.get(scenario, {}).items() if k != "joint"}
+        paper = {k: v for k, v in PUBLISHED.get(scenario, {}).items() if k != "joint"} if published_curve else {}
         if paper:
             xs = [0 if k == "naive" else int(k[2:]) for k in paper]
             ax.plot(xs, list(paper.values()), "--", color=color, marker="x", label=f"{scenario} (published)")
     ax.set(xlabel="replay memory (batches per task; 0 = naive)", ylabel="final average accuracy (%)", ylim=(0, 101))
     zoom.set(xlabel="replay memory (batches per task)", ylim=(zoom_floor(lows), 100), title="replay, zoomed")
+    memories = sorted(
+        {m for rows in groups.values() for label, points in memory_series(rows).items() for m, _ in points}
+    )
+    if len(memories) == 1:  # one memory size: a readable span around it, not matplotlib's +-5 %
+        ax.set_xlim(memories[0] - 10, memories[0] + 10)
+        zoom.set_xlim(memories[0] - 10, memories[0] + 10)
     for axis in (ax, zoom):
         axis.grid(alpha=0.3)
         if axis.get_legend_handles_labels()[0]:  # a sweep with no replay rows leaves the zoom empty

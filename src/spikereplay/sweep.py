@@ -10,6 +10,9 @@ Sweep file keys (unknown keys are refused):
     grids:       a list of such grids, each expanded on its own (e.g. one per strategy, with its
                  own strategy_params)
     points:      extra explicit points, each a mapping of dotted key -> value
+    published:   ``reproduce`` or ``beat``: the report sets the rows beside Proietti et al.'s table,
+                 as a reproduction of it (the faithful configs) or as meant to beat it; omitted
+                 (the default) for any other protocol, where no published value applies
 
 Run names: ``<cil|tf>_<strategy>[_mr<k>|_m<size>]_seed<s>``, plus a 6-hex hash of any other key
 the point varies (e.g. ``cil_replay_mr40_seed0_3fa2c1`` for a replay.schedule grid); ``mr<k>`` is
@@ -63,6 +66,8 @@ METRIC_KEYS = (
     "warnings",
     "confusion",
     "forward_transfer",
+    "silent_outputs",
+    "environment",  # threads, CPU, versions: a sweep sets its workers' threads, so its bits can differ from train's
 )
 
 

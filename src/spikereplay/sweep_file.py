@@ -7,7 +7,7 @@ import hashlib
 import itertools
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -31,6 +31,10 @@ class SweepSpec(BaseModel):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     grids: list[dict[str, list[Any]]] = Field(default_factory=list)
     points: list[dict[str, Any]] = Field(default_factory=list)
+    # how the report sets these rows beside Proietti et al.'s table: ``reproduce`` (a sweep of the
+    # published protocol, the faithful configs), ``beat`` (the correct system under that protocol);
+    # None: the sweep runs another protocol, and the report shows no published value
+    published: Literal["reproduce", "beat"] | None = None
 
     @field_validator("grid")
     @classmethod

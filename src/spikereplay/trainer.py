@@ -27,6 +27,7 @@ from spikereplay import io as atomic
 from spikereplay.datasets import TaskData
 from spikereplay.encoding import draw_spike_images
 from spikereplay.errors import DivergedError
+from spikereplay.metrics import silent_outputs
 from spikereplay.model import predict
 from spikereplay.strategies import Batch
 from spikereplay.strategies.weight_align import align_newest_head
@@ -46,6 +47,9 @@ class RunState:
     # training.forward_transfer: every task's accuracy before any training, and task i+1's after step i
     initial_row: list = field(default_factory=list)
     ahead: list = field(default_factory=list)
+    # per step: the share of test samples whose true class's output fired no spike, and the classes
+    # whose output fired on none of their test samples (metrics.silent_outputs)
+    silent_outputs: list = field(default_factory=list)
 
 
 def progress_enabled(wanted: bool) -> bool:
@@ -53,10 +57,21 @@ def progress_enabled(wanted: bool) -> bool:
 
 
 @torch.inference_mode()
-def evaluate(strategy, images, labels, task_classes, batch_size: int, seed: int, predictions: list | None = None):
+def evaluate(
+    strategy,
+    images,
+    labels,
+    task_classes,
+    batch_size: int,
+    seed: int,
+    predictions: list | None = None,
+    silent: list | None = None,
+):
     """Accuracy (%) over all outputs (no task id), and task-incremental accuracy
     (%) with the prediction restricted to ``task_classes``' columns. The class-IL predicted classes
-    are appended to ``predictions`` when one is given."""
+    are appended to ``predictions`` when one is given, and to ``silent``, per sample, whether the
+    true class's own output fired no spike at all (an output at 0 spikes gets almost no surrogate
+    gradient, so it tends to stay silent)."""
     if images.shape[0] == 0:
         return float("nan"), float("nan")
     scenario = strategy.scenario
@@ -80,6 +95,9 @@ def evaluate(strategy, images, labels, task_classes, batch_size: int, seed: int,
             correct += int((predicted == truth).sum())
             if predictions is not None:
                 predictions.append(predicted)
+            if silent is not None:
+                true_columns = scenario.class_to_column[truth]
+                silent.append(spikes.sum(0).gather(1, true_columns.unsqueeze(1)).squeeze(1) == 0)
             own = predict(spikes[..., own_columns], mems[..., own_columns], ties_to_lowest)
             correct_ti += int((own_classes[own] == truth).sum())
     strategy.model.train(was_training)
@@ -117,6 +135,7 @@ class Trainer:
         self.shuffle_generator = torch.Generator().manual_seed(cfg.seed)
         self.last_predictions: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.predictions_step: int | None = None  # the step whose row last_predictions holds
+        self.last_silent: list[tuple[torch.Tensor, torch.Tensor]] = []  # (labels, true output silent) per task
         self.on_log = None  # called with each training-log row as it is written (trackers)
         # quirks.snapshot_every: the weights the current step's row is scored on (None: the live model)
         self.scored_state: dict | None = None
@@ -161,7 +180,7 @@ class Trainer:
         return state
 
     # -- the loop ----------------------------------------------------------
-    def score_task(self, j: int, predictions: list | None = None) -> tuple[float, float]:
+    def score_task(self, j: int, predictions: list | None = None, silent: list | None = None) -> tuple[float, float]:
         """Class-IL and task-IL accuracy on eval task ``j`` now, on its own seeded evaluation stream."""
         task = self.eval_tasks[j]
         return evaluate(
@@ -172,6 +191,7 @@ class Trainer:
             self.cfg.training.eval_batch_size,
             self.cfg.seed + EVAL_SEED_OFFSET + j,
             predictions,
+            silent,
         )
 
     def eval_row(self, step: int) -> tuple[list, list]:
@@ -200,12 +220,15 @@ class Trainer:
         trained = {c for task in self.stream[: step + 1] for c in task.classes}
         row, ti_row = [], []
         self.last_predictions, self.predictions_step = [], step
+        self.last_silent = []
         for j, task in enumerate(self.eval_tasks):
             if set(task.classes) <= trained:
                 predicted: list = []
-                acc, ti_acc = self.score_task(j, predicted)
+                silent: list = []
+                acc, ti_acc = self.score_task(j, predicted, silent)
                 if predicted:
                     self.last_predictions.append((task.test_y, torch.cat(predicted)))
+                    self.last_silent.append((task.test_y, torch.cat(silent)))
                 row.append(acc)
                 ti_row.append(ti_acc)
             else:
@@ -262,6 +285,7 @@ class Trainer:
                     state.ahead.append(self.score_task(step + 1)[0])
                 state.matrix.append(row)
                 state.ti_matrix.append(ti_row)
+                state.silent_outputs.append(silent_outputs(self.last_silent))
                 state.steps_done = step + 1
                 state.train_seconds += time.perf_counter() - started
                 self.save_checkpoint(state)
@@ -307,6 +331,12 @@ class Trainer:
                     if self.on_log is not None:
                         self.on_log(state.log_rows[-1])
                     sums, count = {}, 0
+        if count and not (state.log_rows and state.log_rows[-1]["task"] == step + 1):
+            # a task shorter than training.log_every still gets one row, so every task leaves data
+            means = {name: total / count for name, total in sums.items()}
+            state.log_rows.append(self._log_row(task, step, training.epochs - 1, state, means, started))
+            if self.on_log is not None:
+                self.on_log(state.log_rows[-1])
 
     def _log_row(self, task, step, epoch, state, mean_terms: dict, started) -> dict:
         val_acc = None

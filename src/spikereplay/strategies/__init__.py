@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -31,7 +32,11 @@ def resolve_strategy(name: str) -> type[Strategy]:
     """The Strategy class of ``name``; ValueError naming the valid choices if there is none."""
     path = BUILTIN.get(name, name)
     if ":" not in path:
-        raise ValueError(f"unknown strategy {name!r}: use one of {', '.join(BUILTIN)} or an import path 'module:Class'")
+        close = difflib.get_close_matches(name, list(BUILTIN), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ValueError(
+            f"unknown strategy {name!r}: {hint}use one of {', '.join(BUILTIN)} or an import path 'module:Class'"
+        )
     module_name, _, attribute = path.partition(":")
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())

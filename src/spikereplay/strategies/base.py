@@ -78,7 +78,7 @@ class Strategy:
         """``(inputs, static, num_steps)``: uint8 ``images`` encoded per the config, ready for a model."""
         steps = self.cfg.training.num_steps
         inputs, static = encode(self.cfg.encoding.kind, images.to(self.device), steps, self.cfg.encoding.gain)
-        return inputs, static, steps
+        return inputs.to(self.model.real_dtype), static, steps
 
     def outputs(self, images: torch.Tensor):
         """Output spikes and membranes [T, B, C] of uint8 ``images``, encoded per the config."""
@@ -130,7 +130,7 @@ class Strategy:
         """Per-sample loss of replayed samples, each on ``replay_columns``' rule."""
         scenario = self.scenario
         if scenario.kind == "class_incremental" and self.cfg.replay.heads == "own":
-            losses = torch.empty(labels.shape[0], device=spikes.device)
+            losses = torch.empty(labels.shape[0], device=spikes.device, dtype=spikes.dtype)
             for tid in task_ids.unique().tolist():
                 rows = (task_ids == tid).nonzero().flatten().to(spikes.device)
                 columns = self._replayed_task_columns(tid)
