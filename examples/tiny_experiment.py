@@ -36,9 +36,11 @@ def main(output_dir: Path) -> spikereplay.Result:
     matrix = np.array([[np.nan if v is None else v for v in row] for row in result.accuracy_matrix])
     fig, ax = plt.subplots(figsize=(4, 3.5))
     image = ax.imshow(matrix, vmin=0, vmax=100, cmap="viridis")
-    ax.set(
-        xlabel="task scored", ylabel="after training task", title=f"final average {result.final_average_accuracy:.1f} %"
-    )
+    tasks = range(matrix.shape[0])
+    labels = result.metrics["task_labels"]
+    ax.set_xticks(tasks, labels, rotation=30, ha="right")  # whole tasks, named as in the run's own plots
+    ax.set_yticks(tasks, [f"after task {i + 1}" for i in tasks])
+    ax.set(xlabel="task scored", title=f"{cfg.strategy}: final average {result.final_average_accuracy:.1f} %")
     fig.colorbar(image, label="accuracy (%)")
     fig.savefig(output_dir / "matrix.png", dpi=100, bbox_inches="tight")
     print(f"final average accuracy {result.final_average_accuracy:.2f} % -> {output_dir / 'matrix.png'}")

@@ -27,11 +27,12 @@ def cpu_facts() -> dict:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         return facts
+    named = False
     for line in lines:
         key, _, value = line.partition(":")
         key, value = key.strip(), value.strip()
-        if key == "model name" and facts["vendor"] is None:
-            facts["model"] = value
+        if key == "model name" and not named:
+            facts["model"], named = value, True
         elif key == "vendor_id" and facts["vendor"] is None:
             facts["vendor"] = value
         elif key == "flags":

@@ -28,7 +28,7 @@ def draw_accuracy_history(ax, matrix: list[list], task_labels: list[str]) -> Non
         points = [(i, row[j]) for i, row in zip(steps, matrix) if j < len(row) and row[j] is not None]
         if points:
             xs, ys = zip(*points)
-            ax.plot(xs, ys, marker="o", label=f"task {label}")
+            ax.plot(xs, ys, marker="o", label=label)
     ax.plot(steps, average_accuracy(matrix), "k--", marker="s", label="average (seen)")
     ax.set_xticks(steps)
     ax.set_ylim(0, 101)
@@ -46,30 +46,31 @@ def accuracy_history(matrix: list[list], task_labels: list[str], path: Path, tit
     save_figure(fig, path)
 
 
-def draw_confusion(ax, confusion: dict, title: str = "", annotate: bool = True):
-    """A confusion matrix with each row normalised to 100 %, classes in the order given."""
+def draw_confusion(ax, confusion: dict, title: str = "", annotate: bool = True, fontsize: float = 9):
+    """A confusion matrix with each row normalised to 100 %, classes in the order given (named by
+    ``confusion["names"]`` where present)."""
     import numpy as np
 
     counts = np.array(confusion["matrix"], dtype=float)
     percent = 100 * counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    classes = confusion["classes"]
+    classes = confusion.get("names") or confusion["classes"]
     image = ax.imshow(percent, vmin=0, vmax=100, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes)
+    ax.set_xticks(range(len(classes)), classes, rotation=90 if max(len(str(c)) for c in classes) > 2 else 0)
     ax.set_yticks(range(len(classes)), classes)
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
     for i in range(len(classes)):
         for k in range(len(classes)):
             if annotate and percent[i, k] >= 1:
                 color = "white" if percent[i, k] > 50 else "black"
-                ax.text(k, i, f"{percent[i, k]:.0f}", ha="center", va="center", fontsize=6, color=color)
+                ax.text(k, i, f"{percent[i, k]:.0f}", ha="center", va="center", fontsize=fontsize, color=color)
     return image
 
 
 def confusion_plot(confusion: dict, path: Path, title: str = "") -> None:
     """The confusion matrix after the last task, each row normalised to 100 %, classes in order of arrival."""
     size = len(confusion["classes"])
-    fig, ax = plt.subplots(figsize=(0.45 * size + 2.5, 0.45 * size + 2))
-    image = draw_confusion(ax, confusion, title)
+    fig, ax = plt.subplots(figsize=(0.6 * size + 2.5, 0.6 * size + 2))
+    image = draw_confusion(ax, confusion, title, fontsize=9 if size <= 10 else 7)
     fig.colorbar(image, label="% of the true class")
     save_figure(fig, path)
 
@@ -80,12 +81,16 @@ def confusion_grid(panels: list[tuple[str, dict]], path: Path, title: str = "") 
     rows = -(-len(panels) // columns)
     size = len(panels[0][1]["classes"])
     fig, axes = plt.subplots(
-        rows, columns, figsize=(columns * (0.4 * size + 1.2), rows * (0.4 * size + 1.2)), squeeze=False
+        rows,
+        columns,
+        figsize=(columns * (0.5 * size + 1.4), rows * (0.5 * size + 1.4) + 0.4),
+        squeeze=False,
+        layout="constrained",  # the title sits on the panels, with no gap under it
     )
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     for ax, (label, confusion) in zip(axes.flat, panels):
-        image = draw_confusion(ax, confusion, label, annotate=size <= 10)
+        image = draw_confusion(ax, confusion, label, annotate=size <= 10, fontsize=7)
     fig.suptitle(title)
     fig.colorbar(image, ax=axes, label="% of the true class", shrink=0.6)
     save_figure(fig, path)

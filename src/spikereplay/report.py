@@ -289,7 +289,7 @@ def render_report(records: list[dict], title: str = "sweep", mode: str | None = 
         lines += ["", "### Accuracy matrices (mean over seeds; row: after task i, column: task j)"]
         for k, runs in rows.items():
             matrix = mean_matrix([r["accuracy_matrix"] for r in runs])
-            header = [row_label(k), *(f"task {j + 1}" for j in range(len(matrix[0])))]
+            header = [row_label(k), *task_labels(runs, len(matrix[0]))]
             lines += ["", *_table(header, [[f"after {i + 1}", *map(_fmt, row)] for i, row in enumerate(matrix)])]
         # e.g. naive runs that differ only in replay settings, which naive ignores
         notes = [
@@ -310,6 +310,12 @@ def render_report(records: list[dict], title: str = "sweep", mode: str | None = 
         ]
         lines += [f"- {run}: {warning}" for run, warning in warned]
     return "\n".join(lines) + "\n"
+
+
+def task_labels(runs: list[dict], count: int) -> list[str]:
+    """The runs' task labels ("task 1 (0, 1)"; older runs: "task 1"), the same scheme as a run's plots."""
+    recorded = next((r["task_labels"] for r in runs if r.get("task_labels")), None)
+    return recorded[:count] if recorded and len(recorded) >= count else [f"task {j + 1}" for j in range(count)]
 
 
 def joint_reference(rows: dict[RowKey, list[dict]]) -> list | None:
@@ -336,7 +342,8 @@ def summed_confusions(rows: dict[RowKey, list[dict]], directory: Path) -> list[t
         total = [
             [sum(c["matrix"][i][k] for c in found) for k in range(len(row))] for i, row in enumerate(found[0]["matrix"])
         ]
-        panels.append((f"{row_label(key)} ({len(found)} seeds)", {"classes": found[0]["classes"], "matrix": total}))
+        seeds = f"{len(found)} seed{'s' if len(found) > 1 else ''}"
+        panels.append((f"{row_label(key)} ({seeds})", {"classes": found[0]["classes"], "matrix": total}))
     return panels
 
 

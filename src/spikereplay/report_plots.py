@@ -16,6 +16,7 @@ from spikereplay.report import (
     mean_std,
     num_tasks,
     row_label,
+    task_labels,
 )
 
 
@@ -47,7 +48,7 @@ def plot_task_histories(rows: dict[RowKey, list[dict]], scenario: str, path: Pat
     )
     for ax, (key, runs) in zip(axes.flat, panels):
         matrix = mean_matrix([r["accuracy_matrix"] for r in runs])
-        draw_accuracy_history(ax, matrix, [str(j + 1) for j in range(len(matrix[-1]))])
+        draw_accuracy_history(ax, matrix, task_labels(runs, len(matrix[-1])))
         ax.set_title(f"{row_label(key)}, {len(runs)} seed{'s' if len(runs) > 1 else ''}", fontsize=9)
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")

@@ -67,6 +67,7 @@ METRIC_KEYS = (
     "confusion",
     "forward_transfer",
     "silent_outputs",
+    "task_labels",
     "environment",  # threads, CPU, versions: a sweep sets its workers' threads, so its bits can differ from train's
 )
 

@@ -15,6 +15,14 @@ class DatasetInfo:
     num_classes: int
     image_shape: tuple[int, int, int]  # (channels, height, width) of one image
     load: Callable[..., ImageArrays]  # load(root, download) -> the train and test arrays
+    class_names: tuple[str, ...] = ()  # what plots and reports call class i (default: its index)
+
+    def class_name(self, index: int) -> str:
+        return self.class_names[index] if index < len(self.class_names) else str(index)
+
+    def task_label(self, position: int, classes) -> str:
+        """How plots and reports name the task at ``position`` (0-based): its number, then its classes."""
+        return f"task {position + 1} ({', '.join(self.class_name(c) for c in classes)})"
 
 
 def _load_mnist(root=None, download=True) -> ImageArrays:
@@ -24,7 +32,7 @@ def _load_mnist(root=None, download=True) -> ImageArrays:
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo("mnist", 10, (1, 28, 28), _load_mnist),
+    "mnist": DatasetInfo("mnist", 10, (1, 28, 28), _load_mnist, tuple(str(digit) for digit in range(10))),
 }
 
 
