@@ -164,7 +164,14 @@ def plot_final_vs_buffer(records: list[dict], path: Path) -> None:
             value = mean_std(
                 [r["final_average_accuracy"] for (_, m, _), runs in rows.items() if m == method for r in runs]
             )[0]
-            ax.axhline(value, color=color, linestyle=":", label=f"{method} (no buffer)")
+            per_task = any(
+                r.get("memory_policy") == "per_task_batches"
+                for (_, m, _), runs in rows.items()
+                if m == method
+                for r in runs
+            )
+            what = "k batches per task, not a buffer in samples" if per_task else "no buffer"
+            ax.axhline(value, color=color, linestyle=":", label=f"{method} ({what})")
     ax.set(xscale="log", xlabel="buffer (samples)", ylabel="class-IL final average accuracy (%)", ylim=(0, 101))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, ncol=2)
