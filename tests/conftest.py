@@ -1,6 +1,6 @@
 import pytest
 
-from spikereplay.config import config_from_dict
+from spikereplay.loader import config_from_dict
 
 TINY = {
     "data": {"train_per_class": 60, "test_per_class": 40, "class_order": [[0, 1], [2, 3]]},

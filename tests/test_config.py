@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from spikereplay.config import load_config
 from spikereplay.errors import ConfigError
+from spikereplay.loader import load_config
 
 
 def write(tmp_path, text):
@@ -157,3 +157,9 @@ def test_a_yaml_syntax_error_is_one_line_naming_the_file_line_and_column(tmp_pat
     message = str(caught.value)
     assert message.startswith(f"config {path} is not valid YAML:") and "line 3, column 1" in message
     assert "\n" not in message and "<unicode string>" not in message
+
+
+def test_the_config_schema_is_a_leaf_that_imports_no_registry():
+    code = "import sys, spikereplay.config; print(sorted(m for m in sys.modules if m.startswith('spikereplay.')))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "['spikereplay.config', 'spikereplay.errors', 'spikereplay.quirks']"

@@ -6,10 +6,11 @@ import snntorch as snn
 import torch
 import torch.nn.functional as F
 
-from spikereplay.config import Config, ModelConfig, config_from_dict, load_config
+from spikereplay.config import Config, ModelConfig
 from spikereplay.encoding import draw_spike_images, encode
 from spikereplay.errors import ConfigError
 from spikereplay.experiment import build_tasks, build_trainer, run_experiment
+from spikereplay.loader import config_from_dict, load_config
 from spikereplay.losses import count_loss
 from spikereplay.model import SpikingConvNet, predict
 from spikereplay.quirks import QuirksConfig

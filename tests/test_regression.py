@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from spikereplay.config import config_from_dict
 from spikereplay.experiment import run_experiment
+from spikereplay.loader import config_from_dict
 from tests.regression.cases import (
     CASES,
     EXACT_RECORD,

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from spikereplay import report, report_plots
+from spikereplay import report
 from spikereplay.errors import SpikeReplayError
+from spikereplay.report import plots as report_plots
 from spikereplay.sweep import read_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results.jsonl"
@@ -250,7 +251,7 @@ def strategy_record(run, strategy, size, seed, final, task_il, policy="reservoir
 def test_strategies_report_rows_beside_the_ann_numbers(tmp_path):
     import json
 
-    from spikereplay.report_strategies import is_strategies_sweep
+    from spikereplay.report.strategies import is_strategies_sweep
 
     records = [
         strategy_record("er200s0", "er", 200, 0, 90.0, 99.0),

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from spikereplay import sweep_file
-from spikereplay.config import load_config
+from spikereplay.loader import load_config
 from spikereplay.strategies import resolve_strategy
 
 REPO = Path(__file__).resolve().parents[1]

@@ -26,8 +26,8 @@ def _add_run_args(parser: argparse.ArgumentParser, config_required: bool = True)
 
 def resolve_config(args):
     """The config file plus overrides, then the seed's --mem_size and --run flags."""
-    from spikereplay.config import load_config
     from spikereplay.errors import ConfigError
+    from spikereplay.loader import load_config
 
     overrides = list(args.overrides)
     if args.data_dir:

@@ -201,39 +201,11 @@ class Config(Section):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {device!r}")
         return device
 
-    @field_validator("strategy")
-    @classmethod
-    def _strategy_known(cls, name: str) -> str:
-        from spikereplay.strategies import resolve_strategy
-
-        resolve_strategy(name)  # raises ValueError naming the valid choices
-        return name
-
     @model_validator(mode="after")
     def _consistent(self) -> Config:
-        from spikereplay.datasets import DATASETS
-        from spikereplay.strategies import resolve_strategy
-
-        if self.data.dataset not in DATASETS:
-            raise ValueError(
-                f"data.dataset must be one of {sorted(DATASETS)}, got {self.data.dataset!r}"
-                + did_you_mean(self.data.dataset, DATASETS)
-            )
-        num_classes = DATASETS[self.data.dataset].num_classes
+        """Checks across keys of the schema alone; those that need the registries (dataset, strategy)
+        run when a config is loaded (``spikereplay.loader``)."""
         flat = [c for task in self.data.class_order for c in task]
-        if any(c >= num_classes for c in flat):
-            raise ValueError(f"data.class_order: {self.data.dataset} has classes 0..{num_classes - 1}, got {flat}")
-        strategy = resolve_strategy(self.strategy)
-        if self.scenario not in strategy.scenarios:
-            raise ValueError(
-                f"strategy {self.strategy!r} does not support scenario {self.scenario!r} (it supports "
-                + ", ".join(strategy.scenarios)
-                + ")"
-            )
-        try:
-            strategy.Params.model_validate(self.strategy_params)
-        except ValidationError as exc:
-            raise ValueError("strategy_params: " + "; ".join(describe_errors(exc, strategy.Params))) from None
         memory = self.memory
         policy = memory.resolved_policy
         if memory.size and memory.batches_per_task:
@@ -247,18 +219,10 @@ class Config(Section):
             )
         if policy == "per_task_batches" and memory.size:
             raise ValueError("memory.size does not apply to policy per_task_batches: set memory.batches_per_task")
-        if strategy.needs_memory and not memory.enabled:
-            what = {
-                None: "memory.size > 0 (samples), or memory.batches_per_task > 0 (the seed's batches per task)",
-                "per_task_batches": "memory.batches_per_task > 0",
-            }.get(memory.policy, "memory.size > 0")
-            raise ValueError(f"strategy {self.strategy!r} needs a buffer: set {what}")
         if policy == "class_balanced" and 0 < memory.size < len(flat):
             raise ValueError(
                 f"memory.size {memory.size} is under one slot per class for class_balanced ({len(flat)} classes)"
             )
-        if self.replay.schedule == "separate_pass" and strategy.needs_memory and policy != "per_task_batches":
-            raise ValueError("replay.schedule separate_pass replays stored batches: it needs policy per_task_batches")
         if self.data.eval_split == "val" and self.data.val_fraction == 0:
             raise ValueError("data.eval_split val needs data.val_fraction > 0")
         if self.training.forward_transfer and self.scenario != "task_free":
@@ -391,15 +355,6 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return merged
 
 
-def config_from_dict(raw: dict, source: str = "<dict>", overrides: list[str] | None = None) -> Config:
-    """The validated config; ConfigError naming each bad key, and the override that set it."""
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as exc:
-        sources = {text.split("=", 1)[0]: text for text in overrides or []}
-        raise ConfigError(format_validation_error(exc, source, sources=sources)) from None
-
-
 def deep_merge(base: dict, extra: dict) -> dict:
     """``extra`` over ``base``, section by section."""
     merged = copy.deepcopy(base)
@@ -424,20 +379,6 @@ def read_config_file(path: str | Path, seen: tuple = ()) -> dict:
     if base_path in seen or base_path == path.resolve():
         raise ConfigError(f"config {path}: 'base' chain loops back to {base_path}")
     return deep_merge(read_config_file(base_path, (*seen, path.resolve())), raw)
-
-
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
-    """Load a YAML config (or the defaults when ``path`` is None) and apply overrides. A config file
-    may name another as its ``base`` (relative to it) and state only what differs."""
-    raw: dict = {}
-    source = "<defaults>"
-    if path is not None:
-        source = str(path)
-        named = "name" in read_yaml_mapping(path)
-        raw = read_config_file(path)
-        if not named:
-            raw["name"] = Path(path).stem
-    return config_from_dict(apply_overrides(raw, overrides or []), source, overrides)
 
 
 def config_to_yaml(config: Config) -> str:

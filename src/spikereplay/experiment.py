@@ -16,10 +16,11 @@ from pathlib import Path
 import torch
 
 from spikereplay import io as atomic
-from spikereplay.config import Config, config_to_yaml, load_config
+from spikereplay.config import Config, config_to_yaml
 from spikereplay.datasets import dataset_info, load_dataset, merge_tasks, split_tasks
 from spikereplay.environment import run_environment, versions
 from spikereplay.errors import ConfigError, DataError
+from spikereplay.loader import load_config
 from spikereplay.memory import make_buffer
 from spikereplay.metrics import (
     confusion_matrix,

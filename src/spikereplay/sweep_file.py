@@ -12,8 +12,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from spikereplay.config import Config, apply_overrides, format_validation_error, load_config, read_yaml_mapping
+from spikereplay.config import Config, apply_overrides, format_validation_error, read_yaml_mapping
 from spikereplay.errors import ConfigError
+from spikereplay.loader import load_config
 from spikereplay.strategies import resolve_strategy
 
 SCENARIO_ABBREV = {"class_incremental": "cil", "task_free": "tf"}

@@ -75,7 +75,7 @@ def merge(base: dict, extra: dict) -> dict:
 
 
 def case_config(name: str, runs_dir: Path, precision: str = "fp32"):
-    from spikereplay.config import config_from_dict
+    from spikereplay.loader import config_from_dict
 
     raw = merge(BASE, CASES[name])
     return config_from_dict(merge(raw, {"name": name, "precision": precision, "output": {"runs_dir": str(runs_dir)}}))

@@ -7,7 +7,7 @@ from pathlib import Path
 from statistics import mean
 
 from spikereplay.plots import draw_accuracy_history, plt, save_figure  # plt with the Agg backend selected
-from spikereplay.report import (
+from spikereplay.report.rows import (
     PUBLISHED,
     RowKey,
     history_columns,

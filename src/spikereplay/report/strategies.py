@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spikereplay.metrics import intransigence, learning_accuracy
-from spikereplay.report import format_mean_std
+from spikereplay.report.rows import format_mean_std, mean_std
 
 # Buzzega et al., NeurIPS 2020 (DER), Table 2, S-MNIST: a 2x100 MLP, 1 epoch, batch 10.
 # (class-IL, task-IL) by method and buffer size; None = no buffer.
@@ -141,7 +141,6 @@ def plot_final_vs_buffer(records: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from spikereplay.plots import save_figure
-    from spikereplay.report import mean_std
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     rows = method_rows([r for r in records if r["scenario"] == "class_incremental"])

@@ -1,0 +1,122 @@
+"""Loading a config: a YAML file (with its ``base`` chain) and dotted overrides, validated against the
+schema (``config.py``), then checked against what is registered: the dataset and its classes, the
+strategy, its ``Params``, the scenarios it supports and the buffer it needs.
+
+The schema knows no registry, so that ``config.py`` stays a leaf of the import graph; these checks
+live here, above both, and run whenever a config is loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from spikereplay.config import (
+    Config,
+    apply_overrides,
+    describe_errors,
+    did_you_mean,
+    format_validation_error,
+    read_config_file,
+    read_yaml_mapping,
+)
+from spikereplay.datasets import DATASETS
+from spikereplay.errors import ConfigError
+from spikereplay.strategies import resolve_strategy
+
+
+def registry_problems(cfg: Config) -> list[tuple[str, str]]:
+    """(key, problem) for each setting that the registries refuse; [] when the config fits them."""
+    if cfg.data.dataset not in DATASETS:
+        choices = sorted(DATASETS)
+        return [
+            (
+                "data.dataset",
+                f"data.dataset must be one of {choices}, got {cfg.data.dataset!r}"
+                + did_you_mean(cfg.data.dataset, choices),
+            )
+        ]
+    problems = []
+    num_classes = DATASETS[cfg.data.dataset].num_classes
+    flat = [c for task in cfg.data.class_order for c in task]
+    if any(c >= num_classes for c in flat):
+        problems.append(
+            ("data.class_order", f"data.class_order: {cfg.data.dataset} has classes 0..{num_classes - 1}, got {flat}")
+        )
+    try:
+        strategy = resolve_strategy(cfg.strategy)
+    except ValueError as exc:
+        return [*problems, ("strategy", f"'strategy': {exc}")]
+    if cfg.scenario not in strategy.scenarios:
+        problems.append(
+            (
+                "scenario",
+                f"strategy {cfg.strategy!r} does not support scenario {cfg.scenario!r} (it supports "
+                + ", ".join(strategy.scenarios)
+                + ")",
+            )
+        )
+    try:
+        strategy.Params.model_validate(cfg.strategy_params)
+    except ValidationError as exc:
+        problems.append(("strategy_params", "strategy_params: " + "; ".join(describe_errors(exc, strategy.Params))))
+    memory = cfg.memory
+    if strategy.needs_memory and not memory.enabled:
+        what = {
+            None: "memory.size > 0 (samples), or memory.batches_per_task > 0 (the seed's batches per task)",
+            "per_task_batches": "memory.batches_per_task > 0",
+        }.get(memory.policy, "memory.size > 0")
+        problems.append(("memory", f"strategy {cfg.strategy!r} needs a buffer: set {what}"))
+    if (
+        cfg.replay.schedule == "separate_pass"
+        and strategy.needs_memory
+        and memory.resolved_policy != "per_task_batches"
+    ):
+        problems.append(
+            (
+                "replay.schedule",
+                "replay.schedule separate_pass replays stored batches: it needs policy per_task_batches",
+            )
+        )
+    return problems
+
+
+def check_config(cfg: Config, source: str = "<dict>", overrides: list[str] | None = None) -> Config:
+    """``cfg`` if the registries accept it; else ConfigError naming every problem and the override
+    that set its key."""
+    problems = registry_problems(cfg)
+    if not problems:
+        return cfg
+    sources = {text.split("=", 1)[0]: text for text in overrides or []}
+    lines = []
+    for key, problem in problems:
+        override = next((text for name, text in sources.items() if name == key or name.startswith(f"{key}.")), None)
+        lines.append(problem + (f" [from the override {override}]" if override else ""))
+    if sources and all(line.endswith("]") for line in lines):
+        source = "(command line)"  # every bad key came from an override, not from the file
+    raise ConfigError(f"invalid config {source}: " + "; ".join(lines))
+
+
+def config_from_dict(raw: dict, source: str = "<dict>", overrides: list[str] | None = None) -> Config:
+    """The validated config; ConfigError naming each bad key, and the override that set it."""
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as exc:
+        sources = {text.split("=", 1)[0]: text for text in overrides or []}
+        raise ConfigError(format_validation_error(exc, source, sources=sources)) from None
+    return check_config(cfg, source, overrides)
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config (or the defaults when ``path`` is None) and apply overrides. A config file
+    may name another as its ``base`` (relative to it) and state only what differs."""
+    raw: dict = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        named = "name" in read_yaml_mapping(path)
+        raw = read_config_file(path)
+        if not named:
+            raw["name"] = Path(path).stem
+    return config_from_dict(apply_overrides(raw, overrides or []), source, overrides)
