@@ -22,8 +22,8 @@ prec, threads, mkldnn = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 torch.set_num_threads(threads)
 torch.backends.mkldnn.enabled = mkldnn
 import spikereplay  # noqa: E402 - after the thread settings
-from spikereplay.config import config_from_dict  # noqa: E402
 from spikereplay.experiment import run_experiment  # noqa: E402
+from spikereplay.loader import config_from_dict  # noqa: E402
 
 TAG = "head_" if "/tmp/head" in spikereplay.__file__ else ""
 out = {}
