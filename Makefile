@@ -10,7 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test lint bench fashion-mnist
 setup: $(VENV)/.installed
 
 run: setup
@@ -24,3 +24,12 @@ lint: setup
 
 bench: setup
 	$(VENV)/bin/spikereplay bench
+
+# Fashion-MNIST (data.dataset: fashion_mnist) from Debian's package, where apt exists and we are root;
+# elsewhere, say how to get it (it is not needed for MNIST runs or for make run)
+fashion-mnist:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then echo "Fashion-MNIST: /usr/share/datasets/fashion-mnist"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; } \
+			|| echo "warning: apt-get could not install dataset-fashion-mnist; its tests will skip"; \
+	else echo "Fashion-MNIST: run 'sudo apt-get install dataset-fashion-mnist', or put its four idx files in a directory and set SPIKEREPLAY_FASHION_MNIST"; fi

@@ -1,5 +1,6 @@
 import gzip
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +135,42 @@ def test_custom_class_order_and_subsampling():
     assert tasks[0].classes == (9, 3, 1)
     assert sorted(tasks[0].train_y.tolist()) == [1] * 7 + [3] * 7 + [9] * 7
     assert tasks[0].test_x.shape[0] == 6
+
+
+def test_a_folder_of_the_other_mnist_like_dataset_is_refused_by_name_never_loaded():
+    from spikereplay.datasets import load_dataset
+
+    with pytest.raises(DataError, match=r"data/mnist holds mnist, not fashion_mnist \(the file names are the same\)"):
+        load_dataset("fashion_mnist", "data/mnist")
+
+
+def test_missing_fashion_mnist_says_where_it_looked_and_how_to_install_it(tmp_path, monkeypatch):
+    from spikereplay.datasets import fashion_mnist, load_dataset
+
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setenv("SPIKEREPLAY_FASHION_MNIST", str(tmp_path / "mine"))
+    with pytest.raises(DataError) as caught:
+        load_dataset("fashion_mnist")
+    message = str(caught.value)
+    assert (
+        f"{tmp_path / 'mine'}, {tmp_path / 'debian'}" in message and "apt-get install dataset-fashion-mnist" in message
+    )
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed"
+)
+def test_fashion_mnist_loads_checked_with_its_ten_named_classes():
+    from spikereplay.datasets import dataset_info, load_dataset
+
+    arrays = load_dataset("fashion_mnist")
+    assert arrays.train_images.shape == (60000, 28, 28) and arrays.test_images.shape == (10000, 28, 28)
+    assert sorted(arrays.train_labels.unique().tolist()) == list(range(10))
+    # the first test images are an ankle boot, a pullover and two trousers
+    info = dataset_info("fashion_mnist")
+    assert [info.class_name(c) for c in arrays.test_labels[:4].tolist()] == [
+        "Ankle boot",
+        "Pullover",
+        "Trouser",
+        "Trouser",
+    ]

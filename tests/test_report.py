@@ -338,3 +338,22 @@ def test_published_table_reads_the_published_code_json_and_the_same_seed_faithfu
     lines = published.render(tmp_path).splitlines()
     # final row after task 3: 25, 25, 99 -> mean 49.67
     assert lines[2] == "| class_incremental MR20 | 133 | 25.00, 25.00, 99.00 | 49.67 | 51.23 | 42.5 |"
+
+
+def test_the_strategies_report_shows_the_ann_numbers_only_for_split_mnist(tmp_path):
+    from spikereplay.report.strategies import render_strategies_report
+
+    record = {
+        "run": "cil_er_m500_seed0", "scenario": "class_incremental", "strategy": "er", "memory_policy": "reservoir",
+        "point": {"strategy": "er", "memory.size": 500, "seed": 0}, "seed": 0, "final_average_accuracy": 80.0,
+        "accuracy_matrix": [[99.0, None], [70.0, 90.0]], "forgetting": 29.0,
+    }  # fmt: skip
+    from spikereplay.report.strategies import PUBLISHED_ANN
+
+    ann_class_il, ann_task_il = PUBLISHED_ANN[("er", 500)]
+    row = next(line for line in render_strategies_report([record], "t").splitlines() if "| er | 500 |" in line)
+    assert row.endswith(f"| {ann_class_il:.2f} | {ann_task_il:.2f} |")
+    fashion = render_strategies_report([{**record, "dataset": "fashion_mnist"}], "t")
+    row = next(line for line in fashion.splitlines() if "| er | 500 |" in line)
+    assert row.endswith("| – | – |") and "CLS-ER" not in fashion
+    assert "Dataset: fashion_mnist. The ANN numbers are Split-MNIST's, so none is shown." in fashion

@@ -18,7 +18,7 @@ DEFAULT_JOINT_CONFIG = REPO_ROOT / "configs" / "seed" / "cil_joint.yaml"
 def _add_run_args(parser: argparse.ArgumentParser, config_required: bool = True) -> None:
     parser.add_argument("--config", required=config_required, help="YAML config file")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. training.num_steps=10")
-    parser.add_argument("--data-dir", help="directory holding the MNIST idx files")
+    parser.add_argument("--data-dir", help="directory holding the dataset's idx files (data.root)")
     parser.add_argument("--run", type=int, default=None, help="repetition N: seed = config seed + 10*N")
     parser.add_argument("--mem_size", "--mem-size", type=int, default=None, help="replay batches per task (0 = naive)")
     parser.add_argument("--overwrite", action="store_true", help="replace a run dir that holds another config")

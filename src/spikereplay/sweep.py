@@ -115,6 +115,7 @@ def result_record(point: Point, metrics: dict) -> dict:
         "run": point.name,
         "point": point.values,
         "scenario": cfg.scenario,
+        "dataset": cfg.data.dataset,
         "strategy": cfg.strategy,
         "batches_per_task": cfg.memory.batches_per_task if replay else 0,
         "replay_schedule": cfg.replay.schedule if replay else None,

@@ -31,8 +31,29 @@ def _load_mnist(root=None, download=True) -> ImageArrays:
     return load_mnist(root, download=download)
 
 
+def _load_fashion_mnist(root=None, download=True) -> ImageArrays:
+    from spikereplay.datasets.fashion_mnist import load_fashion_mnist
+
+    return load_fashion_mnist(root, download=download)
+
+
+# Fashion-MNIST's class names, here so that naming a class does not load the data module
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", 10, (1, 28, 28), _load_mnist, tuple(str(digit) for digit in range(10))),
+    "fashion_mnist": DatasetInfo("fashion_mnist", 10, (1, 28, 28), _load_fashion_mnist, FASHION_CLASSES),
 }
 
 

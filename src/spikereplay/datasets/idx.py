@@ -39,11 +39,7 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
 def read_idx_file(path: Path, expected_sha256: str | None = None) -> np.ndarray:
     """Read an idx file (``.gz`` or raw), check its decompressed SHA-256, parse it."""
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                raw = fh.read()
-        else:
-            raw = path.read_bytes()
+        raw = _read_bytes(path)
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read ({exc})") from exc
     if expected_sha256 is not None:
@@ -61,3 +57,43 @@ def find_file(directory: Path, stem: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def load_idx_arrays(directory: Path, checksums: dict[str, str], name: str):
+    """The four idx files of an MNIST-like dataset in ``directory`` as ImageArrays, each checked
+    against ``checksums``. MNIST and Fashion-MNIST share file names: a directory that holds the
+    other one is refused with a message saying so, never loaded."""
+    import torch
+
+    from spikereplay.datasets.tasks import ImageArrays, check_images_labels
+
+    labels_stem = "train-labels-idx1-ubyte"
+    path = find_file(directory, labels_stem)
+    try:
+        digest = hashlib.sha256(_read_bytes(path)).hexdigest()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from exc
+    from spikereplay.datasets.checksums import IDX_DATASETS
+
+    for other, stems in IDX_DATASETS.items():
+        if other != name and stems.get(labels_stem) == digest:
+            raise DataError(
+                f"{directory} holds {other}, not {name} (the file names are the same): point data.root at {name}'s files"
+            )
+    arrays = {stem: read_idx_file(find_file(directory, stem), sha) for stem, sha in checksums.items()}
+    for split in ("train", "t10k"):
+        images, labels = arrays[f"{split}-images-idx3-ubyte"], arrays[f"{split}-labels-idx1-ubyte"]
+        check_images_labels(images, labels, f"{directory}/{split}", 10)
+    return ImageArrays(
+        train_images=torch.from_numpy(arrays["train-images-idx3-ubyte"].copy()),
+        train_labels=torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64)),
+        test_images=torch.from_numpy(arrays["t10k-images-idx3-ubyte"].copy()),
+        test_labels=torch.from_numpy(arrays["t10k-labels-idx1-ubyte"].astype(np.int64)),
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    return path.read_bytes()

@@ -5,22 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from spikereplay.datasets.checksums import MNIST_SHA256
 from spikereplay.datasets.idx import find_file as _find_file
-from spikereplay.datasets.idx import read_idx_file
-from spikereplay.datasets.tasks import ImageArrays, check_images_labels
+from spikereplay.datasets.idx import load_idx_arrays
+from spikereplay.datasets.tasks import ImageArrays
 from spikereplay.errors import DataError
-
-# SHA-256 of the *decompressed* idx files, as given in data/mnist/README.md.
-# Checking the decompressed bytes lets any correct gzip of them pass.
-MNIST_SHA256 = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
 
 # MD5 of the original .gz downloads, for pooch's check of what it fetches.
 MNIST_GZ_MD5 = {
@@ -115,16 +104,4 @@ def resolve_mnist_dir(explicit_root: str | os.PathLike | None = None, download: 
 
 def load_mnist(root: str | os.PathLike | None = None, download: bool = True) -> ImageArrays:
     """Load and verify MNIST from the resolved directory."""
-    directory = resolve_mnist_dir(root, download=download)
-    arrays = {}
-    for stem, sha in MNIST_SHA256.items():
-        arrays[stem] = read_idx_file(_find_file(directory, stem), sha)
-    for split in ("train", "t10k"):
-        images, labels = arrays[f"{split}-images-idx3-ubyte"], arrays[f"{split}-labels-idx1-ubyte"]
-        check_images_labels(images, labels, f"{directory}/{split}", NUM_CLASSES)
-    return ImageArrays(
-        train_images=torch.from_numpy(arrays["train-images-idx3-ubyte"].copy()),
-        train_labels=torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64)),
-        test_images=torch.from_numpy(arrays["t10k-images-idx3-ubyte"].copy()),
-        test_labels=torch.from_numpy(arrays["t10k-labels-idx1-ubyte"].astype(np.int64)),
-    )
+    return load_idx_arrays(resolve_mnist_dir(root, download=download), MNIST_SHA256, "mnist")
