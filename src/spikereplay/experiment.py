@@ -100,13 +100,13 @@ def likely_causes(cfg: Config, trainer: Trainer, silent: dict | None) -> str:
 def training_warnings(cfg: Config, trainer: Trainer, state: RunState) -> list[str]:
     """One line per training step that ended below 50 % on the classes it had just trained, and one
     if the finished run ends at chance, each naming its likely cause."""
-    step_classes = [list(task.classes) for task in trainer.stream[: state.steps_done]]
-    task_classes = [list(task.classes) for task in trainer.eval_tasks]
+    ids = [task.task_id for task in trainer.eval_tasks]
+    step_tasks = [[ids.index(t) for t in task.covers if t in ids] for task in trainer.stream[: state.steps_done]]
     silent = state.silent_outputs
     warnings = [
         f"after task {step}: {accuracy:.1f} % on the classes just trained (< 50 %); "
         + likely_causes(cfg, trainer, silent[step - 1] if step <= len(silent) else None)
-        for step, accuracy in failed_steps(state.matrix, step_classes, task_classes)
+        for step, accuracy in failed_steps(state.matrix, step_tasks)
     ]
     if state.steps_done == len(trainer.stream) and state.matrix:
         classes = len({c for task in trainer.eval_tasks for c in task.classes})

@@ -74,19 +74,15 @@ def learning_accuracy(matrix: list[list]) -> float:
     return mean(first_scores(matrix).values())
 
 
-def failed_steps(matrix: list[list], step_classes: list[list[int]], task_classes: list[list[int]], floor: float = 50.0):
-    """(step, accuracy) for each step whose own classes score below ``floor`` % right after it.
+def failed_steps(matrix: list[list], step_tasks: list[list[int]], floor: float = 50.0):
+    """(step, accuracy) for each step whose own tasks score below ``floor`` % right after it.
 
-    The accuracy is the mean over the eval tasks made only of that step's classes. A step that
-    ends below it did not take: typically the network has fallen silent (loss at ln(#outputs)).
+    ``step_tasks[i]``: the columns (eval tasks) step i trains; the accuracy is their mean. A step
+    that ends below it did not take: typically the network has fallen silent (loss at ln(#outputs)).
     """
     failed = []
     for i, row in enumerate(matrix):
-        scores = [
-            row[j]
-            for j, classes in enumerate(task_classes)
-            if set(classes) <= set(step_classes[i]) and row[j] is not None
-        ]
+        scores = [row[j] for j in step_tasks[i] if j < len(row) and row[j] is not None]
         if scores and mean(scores) < floor:
             failed.append((i + 1, mean(scores)))
     return failed

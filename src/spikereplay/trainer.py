@@ -104,6 +104,12 @@ def evaluate(
     return 100.0 * correct / images.shape[0], 100.0 * correct_ti / images.shape[0]
 
 
+def trained_tasks(stream: list[TaskData], step: int) -> set[int]:
+    """The eval task ids whose stream positions have been trained by ``step`` (0-based): a task is
+    seen when its place in the stream is, not when its classes are (domain streams repeat them)."""
+    return {covered for task in stream[: step + 1] for covered in task.covers}
+
+
 def log_csv_text(rows: list[dict]) -> str:
     buffer = io.StringIO()
     terms = [key for row in rows for key in row if key not in LOG_FIELDS]
@@ -195,7 +201,7 @@ class Trainer:
         )
 
     def eval_row(self, step: int) -> tuple[list, list]:
-        """Accuracies on the eval tasks whose classes have all been trained by ``step``; the class-IL
+        """Accuracies on the eval tasks whose stream positions have been trained by ``step``; the class-IL
         predictions of this row are kept in ``last_predictions`` as (labels, predicted classes)."""
         with self.scored_model():
             return self._eval_row(step)
@@ -217,12 +223,12 @@ class Trainer:
             self.model.load_state_dict(live)
 
     def _eval_row(self, step: int) -> tuple[list, list]:
-        trained = {c for task in self.stream[: step + 1] for c in task.classes}
+        trained = trained_tasks(self.stream, step)
         row, ti_row = [], []
         self.last_predictions, self.predictions_step = [], step
         self.last_silent = []
         for j, task in enumerate(self.eval_tasks):
-            if set(task.classes) <= trained:
+            if task.task_id in trained:
                 predicted: list = []
                 silent: list = []
                 acc, ti_acc = self.score_task(j, predicted, silent)

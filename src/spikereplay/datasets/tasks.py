@@ -48,6 +48,14 @@ class TaskData:
     val_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+    # the eval tasks this stream position trains (its own id; a merged, joint task: all of them).
+    # A task counts as seen once its position has been trained, not once its classes have: under
+    # domain-incremental streams every task has the same classes.
+    covers: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.covers:
+            self.covers = (self.task_id,)
 
     def batches_per_epoch(self, batch_size: int, drop_last: bool = False) -> int:
         """Training batches per epoch; with ``drop_last`` the last, partial batch is not one."""
@@ -111,4 +119,5 @@ def merge_tasks(tasks: list[TaskData]) -> TaskData:
         val_y=torch.cat([t.val_y for t in tasks]),
         test_x=torch.cat([t.test_x for t in tasks]),
         test_y=torch.cat([t.test_y for t in tasks]),
+        covers=tuple(p for t in tasks for p in t.covers),
     )
