@@ -10,6 +10,7 @@ from spikereplay.config import Config, ModelConfig
 from spikereplay.encoding import draw_spike_images, encode
 from spikereplay.errors import ConfigError
 from spikereplay.experiment import build_tasks, build_trainer, run_experiment
+from spikereplay.hooks import SnapshotEvery
 from spikereplay.loader import config_from_dict, load_config
 from spikereplay.losses import count_loss
 from spikereplay.model import SpikingConvNet, predict
@@ -184,14 +185,15 @@ def test_snapshot_is_the_model_after_the_last_multiple_and_only_scored(tiny_conf
 
     trainer.strategy.observe = recording
     rows = []
-    trainer.fit(on_step_done=lambda state: rows.append((trainer.scored_state, state.matrix[-1])))
+    (snapshots,) = [hook for hook in trainer.hooks if isinstance(hook, SnapshotEvery)]
+    trainer.fit(on_step_done=lambda state: rows.append((snapshots.snapshot, state.matrix[-1])))
     assert len(seen) == 2 * 2 * 4
     snapshot, row = rows[0]
     # task 1's snapshot: after batch 2 of its epoch 2 (seen[6]), not after its last batch (seen[7])
     assert all(torch.equal(value, seen[6][name]) for name, value in snapshot.items())
     assert not all(torch.equal(value, seen[7][name]) for name, value in snapshot.items())
     live = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    trainer.scored_state = snapshot
+    snapshots.snapshot = snapshot
     assert trainer.eval_row(0)[0] == row  # the row was scored on the snapshot ...
     assert all(torch.equal(v, live[k]) for k, v in trainer.model.state_dict().items())  # ... the live model is back
 

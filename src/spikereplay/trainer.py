@@ -25,12 +25,11 @@ from rich.progress import Progress
 
 from spikereplay import io as atomic
 from spikereplay.datasets import TaskData
-from spikereplay.encoding import draw_spike_images
 from spikereplay.errors import DivergedError
+from spikereplay.hooks import make_hooks
 from spikereplay.metrics import silent_outputs
 from spikereplay.model import predict
 from spikereplay.strategies import Batch
-from spikereplay.strategies.weight_align import align_newest_head
 
 LOG_FIELDS = ["task", "epoch", "iteration", "loss", "val_accuracy", "elapsed_s"]  # then any other loss terms
 EVAL_SEED_OFFSET = 1_000_003  # evaluation draws its spikes from its own seeded stream
@@ -143,8 +142,7 @@ class Trainer:
         self.predictions_step: int | None = None  # the step whose row last_predictions holds
         self.last_silent: list[tuple[torch.Tensor, torch.Tensor]] = []  # (labels, true output silent) per task
         self.on_log = None  # called with each training-log row as it is written (trackers)
-        # quirks.snapshot_every: the weights the current step's row is scored on (None: the live model)
-        self.scored_state: dict | None = None
+        self.hooks = make_hooks(cfg, strategy.joint_stream)  # weight aligning, the published code's quirks
 
     # -- checkpoints -------------------------------------------------------
     def checkpoint_path(self, step: int) -> Path:
@@ -164,7 +162,8 @@ class Trainer:
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 "shuffle_rng": self.shuffle_generator.get_state(),
-                "scored_model": self.scored_state,
+                "scored_model": None,  # the snapshot hook's key (quirks.snapshot_every): None without it
+                **{hook.checkpoint_key: hook.state_dict() for hook in self.hooks if hook.checkpoint_key},
             },
         )
 
@@ -182,7 +181,9 @@ class Trainer:
         if checkpoint.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
         self.shuffle_generator.set_state(checkpoint["shuffle_rng"])
-        self.scored_state = checkpoint.get("scored_model")
+        for hook in self.hooks:
+            if hook.checkpoint_key:
+                hook.load_state_dict(checkpoint.get(hook.checkpoint_key))
         return state
 
     # -- the loop ----------------------------------------------------------
@@ -211,12 +212,13 @@ class Trainer:
 
     @contextlib.contextmanager
     def scored_model(self):
-        """The model as scored: the live one, or under ``quirks.snapshot_every`` the step's snapshot."""
-        if self.scored_state is None:
+        """The model as scored: the live one, or the weights a hook gives (``quirks.snapshot_every``)."""
+        scored = next((weights for hook in self.hooks if (weights := hook.scored_weights()) is not None), None)
+        if scored is None:
             yield
             return
         live = self.weights_copy()
-        self.model.load_state_dict(self.scored_state)
+        self.model.load_state_dict(scored)
         try:
             yield
         finally:
@@ -240,8 +242,8 @@ class Trainer:
             else:
                 row.append(None)
                 ti_row.append(None)
-        if self.cfg.quirks.diagonal_from_val and not self.strategy.joint_stream:
-            row[step] = self.validation_accuracy(self.stream[step])
+        for hook in self.hooks:
+            row = hook.eval_row(self, step, row)
         return row, ti_row
 
     def validation_accuracy(self, task: TaskData) -> float:
@@ -268,9 +270,10 @@ class Trainer:
         self.strategy.begin_task(task)
 
     def end_task(self, task: TaskData, step: int) -> None:
-        # aligned first: snapshots taken at the task's end (teacher, anchors) are of the model that is scored
-        if self.cfg.training.weight_align and step > 0:
-            align_newest_head(self.model)
+        # hooks first (weight aligning): snapshots taken at the task's end (teacher, anchors) are of
+        # the model that is scored
+        for hook in self.hooks:
+            hook.task_trained(self, task, step)
         self.strategy.end_task(task)
 
     def fit(self, state: RunState | None = None, on_step_done=None) -> RunState:
@@ -305,8 +308,8 @@ class Trainer:
         bar_id = bar.add_task(f"task {step + 1}/{len(self.stream)}", total=self.steps_per_epoch(task) * training.epochs)
         sums: dict[str, float] = {}
         count = 0
-        quirks = self.cfg.quirks
-        self.scored_state = None
+        for hook in self.hooks:
+            hook.task_started(self, task, step)
         end = self.steps_per_epoch(task) * training.batch_size
         for epoch in range(training.epochs):
             self.strategy.before_epoch(task)
@@ -315,11 +318,11 @@ class Trainer:
                 idx = order[start : start + training.batch_size]
                 self.scenario.observe_labels(task.train_y[idx])
                 images = task.train_x[idx]
-                if quirks.store_encoded:
-                    images = draw_spike_images(images)
+                for hook in self.hooks:
+                    images = hook.training_images(self, images)
                 terms = self.strategy.observe(Batch(images, task.train_y[idx], task.task_id))
-                if quirks.snapshot_every and (start // training.batch_size) % quirks.snapshot_every == 0:
-                    self.scored_state = self.weights_copy()
+                for hook in self.hooks:
+                    hook.after_iteration(self, start // training.batch_size)
                 if not math.isfinite(terms["loss"]):
                     raise DivergedError(
                         f"non-finite loss ({terms['loss']}) at task {step + 1}, epoch {epoch + 1}, iteration "
