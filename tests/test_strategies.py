@@ -42,7 +42,7 @@ def test_der_stored_logits_equal_to_the_output_give_zero_distillation(tiny_confi
         strategy="der",
         encoding={"kind": "direct"},
         memory={"size": 64},
-        replay={"batch_size": 8},
+        replay={"batch_size": 8, "sample_from": "all"},  # the samples just stored are eligible
     )
     strategy, task = trainer.strategy, stream[0]
     trainer.begin_task(task)
@@ -67,6 +67,22 @@ def test_derpp_adds_a_replayed_cross_entropy(tiny_config, tmp_path):
     assert terms["loss"] == pytest.approx(
         terms["current"] + params.alpha * terms["distill"] + params.beta * terms["replay"]
     )
+
+
+def test_der_never_distils_a_task_toward_its_own_first_outputs_by_default(tiny_config, tmp_path):
+    trainer, stream = trainer_for(tiny_config, tmp_path, strategy="der", memory={"size": 64})
+    strategy = trainer.strategy
+    assert strategy.memory.sample_from == "earlier_tasks"
+    trainer.begin_task(stream[0])
+    for start in (0, 16, 32):  # task 0: its samples are stored, none is replayed
+        terms = strategy.observe(Batch(stream[0].train_x[start : start + 16], stream[0].train_y[start : start + 16], 0))
+        assert "distill" not in terms
+    trainer.begin_task(stream[1])
+    terms = strategy.observe(Batch(stream[1].train_x[:16], stream[1].train_y[:16], 1))
+    assert terms["distill"] >= 0  # task 1 distils task 0's stored outputs
+    # DER++ keeps the whole buffer (not measured with earlier tasks only yet)
+    trainer, _ = trainer_for(tiny_config, tmp_path, strategy="derpp", memory={"size": 64})
+    assert trainer.strategy.memory.sample_from == "all"
 
 
 # -- A-GEM ---------------------------------------------------------------------------------------
