@@ -54,8 +54,8 @@ def _record_entry(record: dict) -> Entry:
 
 
 def entries(paths: list[str]) -> list[Entry]:
-    """The runs named: a run directory, or a sweep directory standing for the runs under its
-    ``runs/``, or for the lines of its ``results.jsonl`` where ``runs/`` is absent (a committed sweep)."""
+    """The runs named: a run directory, or a sweep directory standing for its runs: the lines of its
+    ``results.jsonl`` (a committed sweep has no ``runs/``), then the unfinished runs under ``runs/``."""
     from spikereplay.sweep import RESULTS_FILE, read_results
 
     found: list[Entry] = []
@@ -63,10 +63,13 @@ def entries(paths: list[str]) -> list[Entry]:
         path = Path(text)
         if (path / "metrics.json").is_file():
             found.append(_run_entry(path))
-        elif (path / "runs").is_dir():
-            found += [_run_entry(p) for p in sorted((path / "runs").iterdir()) if (p / "metrics.json").is_file()]
-        elif (path / RESULTS_FILE).is_file():
-            found += [_record_entry(record) for record in read_results(path / RESULTS_FILE).values()]
+        elif (path / "runs").is_dir() or (path / RESULTS_FILE).is_file():
+            # a sweep: its finished runs from results.jsonl (complete even where runs/ holds only some,
+            # or none on a fresh clone), then any unfinished run directory
+            records = read_results(path / RESULTS_FILE)
+            found += [_record_entry(record) for record in records.values()]
+            runs = sorted((path / "runs").iterdir()) if (path / "runs").is_dir() else []
+            found += [_run_entry(p) for p in runs if p.name not in records and (p / "metrics.json").is_file()]
         elif not path.exists():
             raise SpikeReplayError(f"{path} does not exist")
         else:
