@@ -34,9 +34,9 @@ def test_every_run_records_the_silent_output_figure_after_each_task(tiny_config)
 
 def test_a_run_driven_to_chance_says_so_at_its_end_with_its_likely_cause(tiny_config):
     lines = []
-    metrics = run_experiment(tiny_config(training={"lr": 1e20}), log=lines.append)
+    metrics = run_experiment(tiny_config(training={"lr": 1e3}), log=lines.append)
     chance = [w for w in metrics["warnings"] if w.startswith("the run ended at chance")]
-    assert len(chance) == 1 and "training.lr 1e+20 is far above" in chance[0]
+    assert len(chance) == 1 and "training.lr 1000 is far above" in chance[0]
     assert any("warning: the run ended at chance" in line for line in lines)
 
 
@@ -70,3 +70,13 @@ def test_the_cli_prints_one_line_with_the_suggestion_and_exits_2(tmp_path):
     )
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "did you mean 'training.num_steps'?" in proc.stderr and "training.num_step=4" in proc.stderr
+
+
+def test_an_lr_too_large_for_the_arithmetic_is_refused_in_one_line_naming_the_key():
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikereplay.cli", "train", "--config", "configs/quick.yaml", "training.lr=1e38"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "'training.lr': Input should be less than or equal to 1000" in proc.stderr

@@ -79,7 +79,9 @@ class TrainingConfig(Section):
     num_steps: int = Field(30, gt=0)
     batch_size: int = Field(16, gt=0)
     epochs: int = Field(5, gt=0)
-    lr: float = Field(1e-3, gt=0.0)
+    # bounded: Adam trains with 1e-4..1e-2, 1e3 already drives a run to chance, and near 1e38 the lr
+    # overflows float32 inside Adam's step (a traceback instead of this one-line refusal)
+    lr: float = Field(1e-3, gt=0.0, le=1e3)
     # cosine: within each task, lr decays from ``lr`` to 0 over its epochs (restarting at the next task)
     lr_schedule: Literal["constant", "cosine"] = "constant"
     # lr rises linearly from lr/warmup_steps to lr over the first steps of every task (0 = off);
@@ -136,7 +138,7 @@ class MemoryConfig(Section):
 class ReplayConfig(Section):
     schedule: Literal["interleaved", "separate_pass"] = "interleaved"
     heads: Literal["all", "own"] = "all"
-    lr: float = Field(1e-4, gt=0.0)  # separate_pass optimizer
+    lr: float = Field(1e-4, gt=0.0, le=1e3)  # separate_pass optimizer (bounded as training.lr)
     batch_size: int | None = Field(None, gt=0)  # interleaved: memory samples per step (None = training batch size)
     # interleaved: each replayed image is shifted by up to this many pixels, so a small memory is not
     # memorised (independent buffer augmentation, Buzzega et al. 2020, "Rethinking Experience Replay")
