@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from spikereplay.encoding import encode
 from spikereplay.losses import count_loss, snn_logits
 from spikereplay.memory import random_shift
+from spikereplay.replay_rules import replay_rules
 from spikereplay.scenarios import SCENARIOS
 
 
@@ -52,6 +53,7 @@ class Strategy:
         self.model, self.scenario, self.optim, self.cfg, self.device = model, scenario, optim, cfg, device
         self.memory = memory
         self.params = self.Params.model_validate(cfg.strategy_params)
+        self.replay_rules = replay_rules(cfg)  # how replayed samples are scored (the published code's quirks)
 
     # -- the interface ---------------------------------------------------------
     def begin_task(self, task) -> None:
@@ -105,11 +107,12 @@ class Strategy:
         return count_loss(spikes, labels, self.current_columns(task_id), self.scenario.class_to_column)
 
     def _replayed_task_columns(self, task_id: int) -> list[int]:
-        """The own-head columns of a replayed task; under ``quirks.task0_all_heads`` task 0's are
-        every active column (the published code's ``if task_idx:`` is false for task 0)."""
-        if task_id == 0 and self.cfg.quirks.task0_all_heads:
-            return self.scenario.active_columns()
-        return self.scenario.task_columns[task_id]
+        """The own-head columns of a replayed task, as the run's replay rules leave them
+        (``quirks.task0_all_heads``: task 0's are every active column)."""
+        columns = self.scenario.task_columns[task_id]
+        for rule in self.replay_rules:
+            columns = rule.replayed_columns(self.scenario, task_id, columns)
+        return columns
 
     def replay_columns(self, task_ids: torch.Tensor) -> list[int]:
         """The columns replayed samples are scored on: every active one, or their own heads."""
@@ -118,13 +121,11 @@ class Strategy:
         return self.scenario.active_columns()
 
     def _scored_labels(self, labels: torch.Tensor, columns: list[int]) -> torch.Tensor:
-        """The labels replayed samples are trained towards; under ``quirks.replay_label_remap`` the
-        published code's: position 0 of ``columns`` if the label is the current task's first
-        class, else position 1 (so every replayed sample gets position 1)."""
-        if not self.cfg.quirks.replay_label_remap:
-            return labels
-        position = (labels != self.scenario.current_classes[0]).long()
-        return self.scenario.column_classes()[torch.tensor(columns)[position]]
+        """The labels replayed samples are trained towards: their own, unless a replay rule says
+        otherwise (``quirks.replay_label_remap``)."""
+        for rule in self.replay_rules:
+            labels = rule.replayed_labels(self.scenario, labels, columns)
+        return labels
 
     def replay_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_ids: torch.Tensor) -> torch.Tensor:
         """Per-sample loss of replayed samples, each on ``replay_columns``' rule."""
