@@ -9,10 +9,14 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from spikereplay.datasets.checksums import IDX_DATASETS
+from spikereplay.datasets.tasks import ImageArrays, check_images_labels
 from spikereplay.errors import DataError
 
 IDX_DTYPE_UBYTE = 0x08
+IDX_CLASSES = 10  # every MNIST-like dataset here has ten classes, labelled 0..9
 
 
 def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
@@ -63,18 +67,12 @@ def load_idx_arrays(directory: Path, checksums: dict[str, str], name: str):
     """The four idx files of an MNIST-like dataset in ``directory`` as ImageArrays, each checked
     against ``checksums``. MNIST and Fashion-MNIST share file names: a directory that holds the
     other one is refused with a message saying so, never loaded."""
-    import torch
-
-    from spikereplay.datasets.tasks import ImageArrays, check_images_labels
-
     labels_stem = "train-labels-idx1-ubyte"
     path = find_file(directory, labels_stem)
     try:
         digest = hashlib.sha256(_read_bytes(path)).hexdigest()
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from exc
-    from spikereplay.datasets.checksums import IDX_DATASETS
-
     for other, stems in IDX_DATASETS.items():
         if other != name and stems.get(labels_stem) == digest:
             raise DataError(
@@ -83,7 +81,7 @@ def load_idx_arrays(directory: Path, checksums: dict[str, str], name: str):
     arrays = {stem: read_idx_file(find_file(directory, stem), sha) for stem, sha in checksums.items()}
     for split in ("train", "t10k"):
         images, labels = arrays[f"{split}-images-idx3-ubyte"], arrays[f"{split}-labels-idx1-ubyte"]
-        check_images_labels(images, labels, f"{directory}/{split}", 10)
+        check_images_labels(images, labels, f"{directory}/{split}", IDX_CLASSES)
     return ImageArrays(
         train_images=torch.from_numpy(arrays["train-images-idx3-ubyte"].copy()),
         train_labels=torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64)),
