@@ -294,12 +294,22 @@ def describe_errors(
     return lines
 
 
+def override_sources(overrides: list[str] | None) -> dict[str, str]:
+    """Dotted key -> the ``key=value`` override text that set it."""
+    return {text.split("=", 1)[0]: text for text in overrides or []}
+
+
+def invalid_message(errors: list[str], source: str, sources: dict | None, what: str = "config") -> str:
+    """``invalid <what> <source>: ...``, the source being the command line where every bad key came
+    from an override (each such phrase ends with its ``[from the override ...]``), not the file."""
+    if sources and all(line.endswith("]") for line in errors):
+        source = "(command line)"
+    return f"invalid {what} {source}: " + "; ".join(errors)
+
+
 def format_validation_error(exc: ValidationError, source: str, what: str = "config", sources=None) -> str:
     """One line naming every bad key of a pydantic validation error (and the override that set it)."""
-    errors = describe_errors(exc, Config if what == "config" else None, sources)
-    if sources and all(line.endswith("]") for line in errors):
-        source = "(command line)"  # every bad key came from an override, not from the file
-    return f"invalid {what} {source}: " + "; ".join(errors)
+    return invalid_message(describe_errors(exc, Config if what == "config" else None, sources), source, sources, what)
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:

@@ -18,6 +18,8 @@ from spikereplay.config import (
     describe_errors,
     did_you_mean,
     format_validation_error,
+    invalid_message,
+    override_sources,
     read_config_file,
     read_yaml_mapping,
 )
@@ -88,14 +90,12 @@ def check_config(cfg: Config, source: str = "<dict>", overrides: list[str] | Non
     problems = registry_problems(cfg)
     if not problems:
         return cfg
-    sources = {text.split("=", 1)[0]: text for text in overrides or []}
+    sources = override_sources(overrides)
     lines = []
     for key, problem in problems:
         override = next((text for name, text in sources.items() if name == key or name.startswith(f"{key}.")), None)
         lines.append(problem + (f" [from the override {override}]" if override else ""))
-    if sources and all(line.endswith("]") for line in lines):
-        source = "(command line)"  # every bad key came from an override, not from the file
-    raise ConfigError(f"invalid config {source}: " + "; ".join(lines))
+    raise ConfigError(invalid_message(lines, source, sources))
 
 
 def config_from_dict(raw: dict, source: str = "<dict>", overrides: list[str] | None = None) -> Config:
@@ -103,8 +103,7 @@ def config_from_dict(raw: dict, source: str = "<dict>", overrides: list[str] | N
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
-        sources = {text.split("=", 1)[0]: text for text in overrides or []}
-        raise ConfigError(format_validation_error(exc, source, sources=sources)) from None
+        raise ConfigError(format_validation_error(exc, source, sources=override_sources(overrides))) from None
     return check_config(cfg, source, overrides)
 
 
