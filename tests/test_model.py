@@ -16,7 +16,7 @@ def make_model(engine="fused", heads=(2, 2)):
 
 def test_heads_concatenate_in_order_added():
     model = make_model(heads=(2, 3))
-    weight, bias = model._head_weights()
+    weight, bias = model.heads.weights()
     assert weight.shape == (5, 1024)
     assert torch.equal(weight[2:], model.heads[1].weight) and torch.equal(bias[:2], model.heads[0].bias)
     x = torch.rand(3, 1, 28, 28)
@@ -72,7 +72,7 @@ def test_fused_engine_matches_textbook(kind):
     torch.testing.assert_close(mem_f, mem_b, rtol=1e-5, atol=1e-5)  # batched convs sum in another order
     spk_f.sum().backward()
     spk_b.sum().backward()
-    torch.testing.assert_close(fused.conv1.weight.grad, book.conv1.weight.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fused.backbone.conv1.weight.grad, book.backbone.conv1.weight.grad, rtol=1e-4, atol=1e-4)
 
 
 def test_compiled_forward_matches_eager_and_a_new_head_recompiles_at_most_once():
@@ -97,8 +97,12 @@ def test_compiled_forward_matches_eager_and_a_new_head_recompiles_at_most_once()
         spk_e.sum().backward()
         spk_c.sum().backward()
         # inductor sums the conv gradients in its own order: close, not bit-identical
-        torch.testing.assert_close(compiled.conv1.weight.grad, eager.conv1.weight.grad, rtol=1e-4, atol=1e-4)
-        torch.testing.assert_close(compiled.conv2.weight.grad, eager.conv2.weight.grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(
+            compiled.backbone.conv1.weight.grad, eager.backbone.conv1.weight.grad, rtol=1e-4, atol=1e-4
+        )
+        torch.testing.assert_close(
+            compiled.backbone.conv2.weight.grad, eager.backbone.conv2.weight.grad, rtol=1e-4, atol=1e-4
+        )
         for model in (eager, compiled):
             model.add_head(2)
             model.heads[-1].load_state_dict(eager.heads[-1].state_dict())

@@ -47,9 +47,9 @@ def test_stateless_static_input_fires_0_or_T_times_as_one_hand_computed_step():
     spikes, mems = model(image, True, steps)
     counts = spikes.sum(0)
     # one step by hand: a membrane starting at 0 equals the input current, a spike is current > 1
-    hidden1 = (F.max_pool2d(F.conv2d(image, model.conv1.weight, model.conv1.bias), 2) > 1.0).float()
-    hidden2 = (F.max_pool2d(F.conv2d(hidden1, model.conv2.weight, model.conv2.bias), 2) > 1.0).float()
-    weight, bias = model._head_weights()
+    hidden1 = (F.max_pool2d(F.conv2d(image, model.backbone.conv1.weight, model.backbone.conv1.bias), 2) > 1.0).float()
+    hidden2 = (F.max_pool2d(F.conv2d(hidden1, model.backbone.conv2.weight, model.backbone.conv2.bias), 2) > 1.0).float()
+    weight, bias = model.heads.weights()
     current = hidden2.flatten(1) @ weight.T + bias
     assert torch.equal(counts, steps * (current > 1.0).float())
     assert set(counts.unique().tolist()) == {0.0, float(steps)}
@@ -80,9 +80,9 @@ def test_textbook_stateless_is_the_published_per_step_init_leaky():
     spikes, _ = model(images, True, 4)
     for t in range(4):
         mem = lif.init_leaky()
-        spk1, _ = lif(F.max_pool2d(model.conv1(images), 2), mem)
-        spk2, _ = lif(F.max_pool2d(model.conv2(spk1), 2), lif.init_leaky())
-        weight, bias = model._head_weights()
+        spk1, _ = lif(F.max_pool2d(model.backbone.conv1(images), 2), mem)
+        spk2, _ = lif(F.max_pool2d(model.backbone.conv2(spk1), 2), lif.init_leaky())
+        weight, bias = model.heads.weights()
         out, _ = lif(F.linear(spk2.flatten(1), weight, bias), lif.init_leaky())
         assert torch.equal(out, spikes[t])
 

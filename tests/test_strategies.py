@@ -156,12 +156,12 @@ def test_si_importance_is_the_path_integral_over_the_squared_move(tiny_config, t
     trainer, stream = trainer_for(tiny_config, tmp_path, strategy="si", strategy_params={"xi": 1.0})
     strategy = trainer.strategy
     trainer.begin_task(stream[0])
-    param = strategy.model.conv1.bias
-    strategy.start = {"conv1.bias": param.detach() - 1.0}  # every entry moved by 1 during the task
-    strategy.path = {"conv1.bias": torch.full_like(param, 2.0)}
+    param = strategy.model.backbone.conv1.bias
+    strategy.start = {"backbone.conv1.bias": param.detach() - 1.0}  # every entry moved by 1 during the task
+    strategy.path = {"backbone.conv1.bias": torch.full_like(param, 2.0)}
     strategy.end_task(stream[0])
-    assert torch.allclose(strategy.omega["conv1.bias"], torch.ones_like(param))  # 2 / (1^2 + 1)
-    assert list(strategy.omega) == ["conv1.bias"]
+    assert torch.allclose(strategy.omega["backbone.conv1.bias"], torch.ones_like(param))  # 2 / (1^2 + 1)
+    assert list(strategy.omega) == ["backbone.conv1.bias"]
 
 
 # -- ER-ACE --------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ checkpoints/task_<i>.pt and accuracy_history.png. metrics.json carries
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shutil
 import time
@@ -17,10 +16,10 @@ import torch
 
 from spikereplay import io as atomic
 from spikereplay.config import Config, config_to_yaml
-from spikereplay.datasets import dataset_info, load_dataset, merge_tasks, split_tasks
+from spikereplay.datasets import dataset_info, load_dataset
 from spikereplay.environment import run_environment, versions
 from spikereplay.errors import ConfigError, DataError
-from spikereplay.loader import load_config
+from spikereplay.loader import backbone_name, load_config
 from spikereplay.memory import make_buffer
 from spikereplay.metrics import (
     confusion_matrix,
@@ -31,11 +30,14 @@ from spikereplay.metrics import (
     silent_outputs,
     summarize,
 )
-from spikereplay.model import SpikingConvNet, cpu_has_native_bf16, precision_warning, resolve_device
+from spikereplay.model import build_model, cpu_has_native_bf16, precision_warning, resolve_device
+from spikereplay.online_trainer import STREAM_CHECKPOINT, OnlineTrainer
 from spikereplay.optim import Optimization
 from spikereplay.plots import accuracy_history, confusion_plot
 from spikereplay.scenarios import Scenario
 from spikereplay.strategies import resolve_strategy
+from spikereplay.streams import build_stream
+from spikereplay.streams.online import check_window
 from spikereplay.trackers import Trackers
 from spikereplay.trainer import RunState, Trainer, log_csv_text
 
@@ -52,17 +54,9 @@ def check_device(name: str) -> None:
 def build_tasks(cfg: Config):
     """The training stream and the tasks scored after each step (joint: one merged task)."""
     arrays = load_dataset(cfg.data.dataset, cfg.data.root, download=cfg.data.download)
-    tasks = split_tasks(
-        arrays,
-        cfg.data.class_order,
-        cfg.data.val_fraction,
-        cfg.seed,
-        cfg.data.train_per_class,
-        cfg.data.test_per_class,
-    )
-    stream = [merge_tasks(tasks)] if resolve_strategy(cfg.strategy).joint_stream else tasks
-    if cfg.data.eval_split == "val":
-        tasks = [dataclasses.replace(task, test_x=task.val_x, test_y=task.val_y) for task in tasks]
+    stream, tasks = build_stream(cfg, arrays, joint=resolve_strategy(cfg.strategy).joint_stream)
+    if cfg.stream.kind == "online":
+        check_window(stream, cfg.stream.blurry_samples)  # before anything is written
     return stream, tasks
 
 
@@ -71,12 +65,24 @@ def build_trainer(cfg: Config, stream, eval_tasks, run_dir: Path) -> Trainer:
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     info = dataset_info(cfg.data.dataset)
-    model = SpikingConvNet(cfg.model, info.image_shape, cfg.precision, cfg.quirks.stateless_steps).to(device)
+    try:
+        model = build_model(
+            cfg.model,
+            info.image_shape,
+            info.num_classes,
+            cfg.precision,
+            cfg.quirks.stateless_steps,
+            cfg.training.num_steps,
+            backbone_name(cfg),
+        ).to(device)
+    except ValueError as exc:  # a backbone that does not fit: one line, before anything is written
+        raise ConfigError(f"model.backbone: {exc}") from None
     scenario = Scenario(cfg.scenario, model, info.num_classes, cfg.training.mask_unseen_classes)
     strategy_class = resolve_strategy(cfg.strategy)
     memory = make_buffer(cfg, strategy_class) if strategy_class.needs_memory else None
     strategy = strategy_class(model, scenario, Optimization(model, cfg.training), cfg, device, memory)
-    return Trainer(cfg, strategy, stream, eval_tasks, run_dir)
+    trainer_class = OnlineTrainer if cfg.stream.kind == "online" else Trainer
+    return trainer_class(cfg, strategy, stream, eval_tasks, run_dir)
 
 
 def likely_causes(cfg: Config, trainer: Trainer, silent: dict | None) -> str:
@@ -189,6 +195,7 @@ def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: 
         # per step: % of test samples whose true class's output fired no spike, and the classes whose
         # output was silent on all their samples (an output at 0 spikes gets ~no surrogate gradient)
         "silent_outputs": state.silent_outputs,
+        **(stream_summary(state) if cfg.stream.kind == "online" else {}),
         "warnings": training_warnings(cfg, trainer, state),
         **(final_confusion(trainer) if complete else {}),
         "train_seconds": round(state.train_seconds, 2),
@@ -208,6 +215,17 @@ def write_outputs(cfg: Config, trainer: Trainer, state: RunState, wall_seconds: 
         confusion_plot(named, run_dir / "confusion.png", title=title)
     atomic.write_json(run_dir / "metrics.json", metrics)
     return metrics
+
+
+def stream_summary(state: RunState) -> dict:
+    """An online run's accuracy along the stream: [batches, average over the seen tasks] at each
+    evaluation point, and their mean (the anytime accuracy of Caccia et al. 2022)."""
+    points = state.stream_points
+    return {
+        "batches_done": state.batches_done,
+        "stream_accuracy": points,
+        "stream_average_accuracy": sum(v for _, v in points) / len(points) if points else None,
+    }
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -233,6 +251,10 @@ def task_checkpoints(run_dir: Path) -> list[Path]:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
+    """Where a run resumes: an online run's mid-stream checkpoint (written at every task end too),
+    else the last task's."""
+    if (run_dir / "checkpoints" / STREAM_CHECKPOINT).exists():
+        return run_dir / "checkpoints" / STREAM_CHECKPOINT
     found = task_checkpoints(run_dir)
     return found[-1] if found else None
 
@@ -290,11 +312,12 @@ def run_experiment(cfg: Config, overwrite: bool = False, log=print) -> dict:
     warmup = warmup_problem(cfg, stream)
     if warmup:
         raise ConfigError(warmup)
+    # built before the run directory, so that a backbone that does not fit leaves nothing behind
+    trainer = build_trainer(cfg, stream, eval_tasks, cfg.run_dir)
     run_dir = prepare_run_dir(cfg, overwrite)
     slow_precision = precision_warning(cfg.precision, resolve_device(cfg.device), cpu_has_native_bf16())
     if slow_precision:
         log(f"[{cfg.run_name}] warning: {slow_precision}")
-    trainer = build_trainer(cfg, stream, eval_tasks, run_dir)
     state = None
     checkpoint_path = latest_checkpoint(run_dir)
     if checkpoint_path is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from spikereplay.backbones import SpikingModule, resolve_backbone
 from spikereplay.config import (
     Config,
     apply_overrides,
@@ -46,10 +47,19 @@ def registry_problems(cfg: Config) -> list[tuple[str, str]]:
         problems.append(
             ("data.class_order", f"data.class_order: {cfg.data.dataset} has classes 0..{num_classes - 1}, got {flat}")
         )
+    problems += backbone_problems(cfg)
     try:
         strategy = resolve_strategy(cfg.strategy)
     except ValueError as exc:
         return [*problems, ("strategy", f"'strategy': {exc}")]
+    if strategy.needs_boundaries and cfg.stream.kind == "online":
+        problems.append(
+            (
+                "strategy",
+                f"strategy {cfg.strategy!r} needs task boundaries ({strategy.__name__}.needs_boundaries), which "
+                "stream.kind online does not give: use er, er_ace, der or derpp, or stream.kind class_split",
+            )
+        )
     if cfg.scenario not in strategy.scenarios:
         problems.append(
             (
@@ -79,6 +89,35 @@ def registry_problems(cfg: Config) -> list[tuple[str, str]]:
             (
                 "replay.schedule",
                 "replay.schedule separate_pass replays stored batches: it needs policy per_task_batches",
+            )
+        )
+    return problems
+
+
+def backbone_name(cfg: Config) -> str:
+    """``model.backbone``, or the dataset's default backbone where it is not given."""
+    return cfg.model.backbone or DATASETS[cfg.data.dataset].default_backbone
+
+
+def backbone_problems(cfg: Config) -> list[tuple[str, str]]:
+    """The backbone's name or import path, its ``backbone_params`` and the quirk it must support
+    (a user's module is also run on a dummy batch when the model is built)."""
+    try:
+        backbone = resolve_backbone(backbone_name(cfg))
+    except ValueError as exc:
+        return [("model.backbone", f"'model.backbone': {exc}")]
+    problems = []
+    if issubclass(backbone, SpikingModule):
+        try:
+            backbone.Params.model_validate(cfg.model.backbone_params)
+        except ValidationError as exc:
+            lines = describe_errors(exc, backbone.Params)
+            problems.append(("model.backbone_params", "model.backbone_params: " + "; ".join(lines)))
+    if cfg.quirks.stateless_steps and not getattr(backbone, "supports_stateless", False):
+        problems.append(
+            (
+                "quirks.stateless_steps",
+                f"quirks.stateless_steps is the conv backbone's quirk, not {backbone_name(cfg)!r}'s",
             )
         )
     return problems

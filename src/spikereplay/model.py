@@ -1,18 +1,17 @@
-"""The convolutional SNN of the seed study, with a growable set of output heads.
+"""A spiking network for continual learning: a backbone (``backbones``), growing output heads
+(``heads.Heads``) and one output Leaky layer.
 
-Backbone: Conv2d(C,12,5) -> max-pool 2 -> Leaky -> Conv2d(12,64,5) -> max-pool 2
--> Leaky -> flatten (1024 for 28x28 images). Heads: Linear(features, n) each; all heads' outputs are
-concatenated (in the order the heads were added) and pass one output Leaky.
-A Leaky is elementwise, so one Leaky over the concatenation equals one per head.
+Backbone: maps the encoded input over T steps to spikes ``[T, B, features]`` (``model.backbone``:
+``conv``, the seed study's network and the default; ``mlp``; or a module of your own). Heads:
+Linear(features, n) each; all heads' outputs are concatenated (in the order the heads were added)
+and pass one output Leaky. A Leaky is elementwise, so one Leaky over the concatenation equals one
+per head.
 
-Two engines compute the same function:
-- ``fused``: every conv/linear runs once on all T x B inputs; only the membrane
-  recurrence loops over time (``neuron.leaky_sequence``). A static input (the
-  same at every step) runs the first conv once.
-- ``textbook``: snnTorch's per-step loop with ``snn.Leaky`` modules, kept as
-  the reference for tests and benchmarks.
+Engines (``model.engine``): ``fused`` runs each layer once on all T x B inputs and loops only the
+membrane recurrence (``neuron.leaky_sequence``); ``textbook`` is snnTorch's per-step loop with
+``snn.Leaky`` modules, kept as the reference for tests and benchmarks.
 ``model.compile`` compiles the fused engine's time loop (bit-identical); ``model.compile_forward``
-compiles its whole forward (convs, pools, scans, head) as one graph, which is faster but sums some
+compiles its whole forward (backbone, scans, head) as one graph, which is faster but sums some
 gradients in another order. The heads' weights enter the graph as inputs, so adding a head does
 not recompile it per head count.
 The membrane starts at zero for every forward call, i.e. it is reset between
@@ -25,108 +24,96 @@ static input gives the same output at every step (computed once).
 
 from __future__ import annotations
 
-import contextlib
-
-import snntorch as snn
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from spikereplay.backbones import UserBackbone, build_backbone
+from spikereplay.backbones.base import SpikingModule
+from spikereplay.backbones.conv import ConvBackbone, conv_features
 from spikereplay.config import ModelConfig
-from spikereplay.neuron import leaky_sequence, make_surrogate
+from spikereplay.heads import Heads
+
+# the seed's network kept its layers at the top level before backbones existed: checkpoints of
+# that time name them so, and load into ``backbone.*``
+LEGACY_BACKBONE_KEYS = ("conv1.", "conv2.", "lif1.", "lif2.")
 
 
 def backbone_features(image_shape: tuple[int, int, int]) -> int:
-    """Features after the two 5x5 convolutions (no padding) and 2x2 max-pools."""
-    _, height, width = image_shape
-    for _ in range(2):
-        height, width = (height - 4) // 2, (width - 4) // 2
-    if height < 1 or width < 1:
-        raise ValueError(f"images of shape {image_shape} are too small for two 5x5 conv + 2x2 pool stages")
-    return 64 * height * width
+    """Features of the conv backbone for images of this shape."""
+    return conv_features(image_shape)
 
 
-class SpikingConvNet(nn.Module):
+class SpikingNet(SpikingModule):
     def __init__(
-        self, cfg: ModelConfig, image_shape: tuple[int, int, int], precision: str = "fp32", stateless: bool = False
+        self,
+        cfg: ModelConfig,
+        backbone,
+        num_classes: int,
+        precision: str = "fp32",
+        stateless: bool = False,
     ):
-        super().__init__()
-        self.cfg = cfg
-        self.precision = precision
-        # the dtype of membranes, currents and parameters (bf16 runs under autocast with fp32 parameters)
-        self.real_dtype = torch.float64 if precision == "fp64" else torch.float32
+        super().__init__(cfg, precision)
         self.stateless = stateless
-        self.image_shape = tuple(image_shape)
-        self.features = backbone_features(self.image_shape)
-        self.spike_fn = make_surrogate(cfg.surrogate, cfg.surrogate_slope)
-        self.conv1 = nn.Conv2d(self.image_shape[0], 12, 5)
-        self.conv2 = nn.Conv2d(12, 64, 5)
-        self.heads = nn.ModuleList()
-        # snn.Leaky modules: the textbook engine runs them; the fused engine reads their settings.
-        self.lif1, self.lif2, self.lif_out = (self._make_leaky() for _ in range(3))
+        self.backbone = backbone
+        self.backbone.stateless = stateless
+        self.features = backbone.features
+        self.heads = Heads(self.features, num_classes, cfg.head_init, self.real_dtype)
+        # snn.Leaky module: the textbook engine runs it; the fused engine reads its settings.
+        self.lif_out = self.make_leaky()
         self.to(self.real_dtype)
-
-    def _make_leaky(self) -> snn.Leaky:
-        return snn.Leaky(
-            beta=self.cfg.beta,
-            threshold=self.cfg.threshold,
-            spike_grad=self.spike_fn,
-            reset_mechanism=self.cfg.reset_mechanism,
-            reset_delay=self.cfg.reset_delay,
-        )
+        if isinstance(backbone, UserBackbone):  # the user's module keeps its own dtype
+            backbone.net.to(backbone.input_dtype)
+        self.register_load_state_dict_pre_hook(_upgrade_legacy_keys)
 
     @property
     def num_outputs(self) -> int:
-        return sum(h.out_features for h in self.heads)
+        return self.heads.num_outputs
 
-    def add_head(self, num_classes: int) -> nn.Linear:
-        device = self.conv1.weight.device
-        # Constructed the same way for every init, so the RNG stream that follows does not depend on it.
-        head = nn.Linear(self.features, num_classes).to(device, self.real_dtype)
-        if self.cfg.head_init == "zero":
-            nn.init.zeros_(head.weight)
-            nn.init.zeros_(head.bias)
-        self.heads.append(head)
-        return head
+    def add_head(self, classes) -> torch.nn.Linear:
+        """A head for ``classes`` (an int n: classes 0..n-1) on the model's device."""
+        classes = range(classes) if isinstance(classes, int) else classes
+        return self.heads.add_head(classes, self.device)
 
-    def _head_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if len(self.heads) == 1:
-            return self.heads[0].weight, self.heads[0].bias
-        return torch.cat([h.weight for h in self.heads]), torch.cat([h.bias for h in self.heads])
+    @property
+    def device(self) -> torch.device:
+        return self.lif_out.threshold.device  # a buffer: it moves with the model, parameters or none
 
     def _autocast(self):
-        if self.precision == "bf16":
-            return torch.autocast(self.conv1.weight.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return self.autocast(self.device.type)
 
-    def forward(self, inputs: torch.Tensor, static: bool, num_steps: int):
+    def forward(self, inputs: torch.Tensor, static: bool, num_steps: int, layer_spikes: list | None = None):
         """Output spikes and membrane, each (T, B, num_outputs).
 
-        ``inputs``: (B, C, H, W) if ``static`` (same at every step), else (T, B, C, H, W).
+        ``inputs``: (B, ...) if ``static`` (same at every step), else (T, B, ...). ``layer_spikes``:
+        a list that receives each backbone layer's spikes, then the output layer's.
         """
-        if not self.heads:
+        if not len(self.heads):
             raise RuntimeError("the model has no output head yet")
-        if self.cfg.engine == "textbook":
-            return self._forward_textbook(inputs, static, num_steps)
-        run = SpikingConvNet._run_stateless if self.stateless else SpikingConvNet._run_fused
-        weight, bias = self._head_weights()  # outside the graph: a new head changes only their shape
-        if self.cfg.compile_forward:
-            run = _compiled(run)
-            # One graph for every head count: plain tensors (one head's weight is a Parameter, a
-            # guarded type) with a dynamic output dimension. The copy is of the heads only.
-            weight, bias = weight.clone(), bias.clone()
-            torch._dynamo.maybe_mark_dynamic(weight, 0)
-            torch._dynamo.maybe_mark_dynamic(bias, 0)
-        return run(self, inputs, static, num_steps, weight, bias)
+        if self.textbook:
+            out = self._forward_textbook(inputs, static, num_steps, layer_spikes)
+        else:
+            run = SpikingNet._run_stateless if self.stateless else SpikingNet._run_fused
+            weight, bias = self.heads.weights()  # outside the graph: a new head changes only their shape
+            if self.cfg.compile_forward:
+                run = _compiled(run)
+                # One graph for every head count: plain tensors (one head's weight is a Parameter, a
+                # guarded type) with a dynamic output dimension. The copy is of the heads only.
+                weight, bias = weight.clone(), bias.clone()
+                torch._dynamo.maybe_mark_dynamic(weight, 0)
+                torch._dynamo.maybe_mark_dynamic(bias, 0)
+            out = run(self, inputs, static, num_steps, weight, bias, layer_spikes)
+        if layer_spikes is not None:
+            layer_spikes.append(out[0])
+        return out
 
-    def _run_fused(self, inputs, static, num_steps, weight, bias):
-        features = self._backbone_fused(inputs, static, num_steps)
+    def _run_fused(self, inputs, static, num_steps, weight, bias, layer_spikes=None):
+        features = self.backbone(inputs, static, num_steps, layer_spikes)
         with self._autocast():
             cur_out = F.linear(features, weight, bias).to(self.real_dtype)
-        return self._leaky(cur_out)
+        return self.leaky(cur_out)
 
-    def _run_stateless(self, inputs, static, num_steps, weight, bias):
-        features = self._backbone_stateless(inputs, static, num_steps)
+    def _run_stateless(self, inputs, static, num_steps, weight, bias, layer_spikes=None):
+        features = self.backbone.stateless_features(inputs, static)
         with self._autocast():
             cur_out = F.linear(features, weight, bias).to(self.real_dtype)
         spk_out = self.spike_fn(cur_out - self.cfg.threshold)
@@ -135,77 +122,55 @@ class SpikingConvNet(nn.Module):
         steps = inputs.shape[0]
         return spk_out.unflatten(0, (steps, -1)), cur_out.unflatten(0, (steps, -1))
 
-    def _leaky(self, currents: torch.Tensor):
-        return leaky_sequence(
-            currents,
-            self.cfg.beta,
-            self.cfg.threshold,
-            self.spike_fn,
-            self.cfg.reset_mechanism,
-            self.cfg.reset_delay,
-            # inside a compiled forward the eager scan is traced into the graph (the same ops), so
-            # the graph does not depend on the scan-compile cache being filled or not
-            self.cfg.compile and not self.cfg.compile_forward,
-        )
-
-    def _backbone_fused(self, inputs, static, num_steps):
-        """Spikes of the last conv stage, flattened per sample: (T, B, features)."""
-        with self._autocast():
-            if static:
-                cur1 = F.max_pool2d(self.conv1(inputs), 2)
-                cur1 = cur1.to(self.real_dtype).unsqueeze(0).expand(num_steps, *cur1.shape)
-            else:
-                steps, batch = inputs.shape[:2]
-                cur1 = F.max_pool2d(self.conv1(inputs.flatten(0, 1)), 2)
-                cur1 = cur1.unflatten(0, (steps, batch))
-        spk1, _ = self._leaky(cur1)
-        steps, batch = spk1.shape[:2]
-        with self._autocast():
-            spk1_flat = spk1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-            cur2 = F.max_pool2d(self.conv2(spk1_flat), 2)
-        if cur2.requires_grad:
-            # The scan hands back a plain (NCHW) gradient; max-pool's backward would then copy its
-            # whole channels_last input gradient to NCHW and back. Matching its layout costs one
-            # copy of the 4x smaller pooled gradient instead. Same values, so the result is unchanged.
-            cur2.register_hook(lambda grad: grad.contiguous(memory_format=torch.channels_last))
-        spk2, _ = self._leaky(cur2.to(self.real_dtype).unflatten(0, (steps, batch)))
-        return spk2.flatten(2)
-
-    def _backbone_stateless(self, inputs, static, num_steps):
-        """With the membrane at 0 before every step, snn.Leaky gives m = input current and
-        s = S(m - thr) exactly, whatever the reset mechanism. Spikes of the last conv stage,
-        flattened: (B, features) for a static input (the same at every step), else (T*B, features)."""
-        threshold = self.cfg.threshold
-        with self._autocast():
-            cur1 = F.max_pool2d(self.conv1(inputs if static else inputs.flatten(0, 1)), 2).to(self.real_dtype)
-        spk1 = self.spike_fn(cur1 - threshold)
-        with self._autocast():
-            cur2 = F.max_pool2d(self.conv2(spk1), 2).to(self.real_dtype)
-        return self.spike_fn(cur2 - threshold).flatten(1)
-
-    def _forward_textbook(self, inputs, static, num_steps):
-        mem1 = mem2 = mem_out = None
-        weight, bias = self._head_weights()
+    def _forward_textbook(self, inputs, static, num_steps, layer_spikes):
+        features = self.backbone(inputs, static, num_steps, layer_spikes)
+        weight, bias = self.heads.weights()
+        mem_out = None
         spikes, mems = [], []
         for t in range(num_steps):
-            x_t = inputs if static else inputs[t]
             with self._autocast():
-                cur1 = F.max_pool2d(self.conv1(x_t), 2).to(self.real_dtype)
-            if self.stateless:  # the published code's init_leaky() inside the per-step forward
-                mem1 = mem2 = mem_out = None
-            mem1 = torch.zeros_like(cur1) if mem1 is None else mem1
-            spk1, mem1 = self.lif1(cur1, mem1)
-            with self._autocast():
-                cur2 = F.max_pool2d(self.conv2(spk1), 2).to(self.real_dtype)
-            mem2 = torch.zeros_like(cur2) if mem2 is None else mem2
-            spk2, mem2 = self.lif2(cur2, mem2)
-            with self._autocast():
-                cur_out = F.linear(spk2.flatten(1), weight, bias).to(self.real_dtype)
-            mem_out = torch.zeros_like(cur_out) if mem_out is None else mem_out
+                cur_out = F.linear(features[t], weight, bias).to(self.real_dtype)
+            if self.stateless or mem_out is None:
+                mem_out = torch.zeros_like(cur_out)
             spk_out, mem_out = self.lif_out(cur_out, mem_out)
             spikes.append(spk_out)
             mems.append(mem_out)
         return torch.stack(spikes), torch.stack(mems)
+
+
+def current_names(named: dict) -> dict:
+    """A mapping keyed by parameter name, with the names of before backbones (``conv1.weight``)
+    given their place today (``backbone.conv1.weight``): strategies' saved per-parameter state."""
+    return {("backbone." + k if k.startswith(LEGACY_BACKBONE_KEYS) else k): v for k, v in named.items()}
+
+
+def _upgrade_legacy_keys(module, state_dict, prefix, *_args) -> None:
+    for key in [k for k in state_dict if k.startswith(tuple(prefix + k for k in LEGACY_BACKBONE_KEYS))]:
+        state_dict[prefix + "backbone." + key[len(prefix) :]] = state_dict.pop(key)
+
+
+def build_model(
+    cfg: ModelConfig,
+    input_shape,
+    num_classes: int,
+    precision: str,
+    stateless: bool,
+    num_steps: int,
+    backbone: str | None = None,
+):
+    """The network of ``cfg``: the backbone named ``backbone`` (default: ``model.backbone``, else
+    conv) under growing heads."""
+    name = backbone or cfg.backbone or "conv"
+    backbone = build_backbone(cfg, tuple(input_shape), precision, num_steps, name)
+    return SpikingNet(cfg, backbone, num_classes, precision, stateless)
+
+
+class SpikingConvNet(SpikingNet):
+    """The seed study's network (the conv backbone), built from an image shape."""
+
+    def __init__(self, cfg: ModelConfig, image_shape, precision: str = "fp32", stateless: bool = False, num_classes=10):
+        super().__init__(cfg, ConvBackbone(cfg, tuple(image_shape), precision), num_classes, precision, stateless)
+        self.image_shape = tuple(image_shape)
 
 
 _compiled_forwards: dict = {}

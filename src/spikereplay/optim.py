@@ -29,13 +29,10 @@ def drop_unscored_head_grads(model, scored_columns) -> None:
     """A head no sample was scored on gets grad None, not zeros: Adam skips it instead of
     moving it on stale momentum (the heads share one concatenated output)."""
     scored = set(scored_columns)
-    start = 0
-    for head in model.heads:
-        end = start + head.out_features
-        if not any(start <= column < end for column in scored):
+    for head, columns in zip(model.heads, model.heads.head_columns()):
+        if scored.isdisjoint(columns):
             for param in head.parameters():
                 param.grad = None
-        start = end
 
 
 def minimize(model, optimizer: torch.optim.Optimizer, loss: torch.Tensor, scored_columns) -> float:

@@ -5,6 +5,10 @@
 - task-free: one head with a column per class of the dataset from the start; no task id is used.
   With ``mask_unseen_classes`` the loss and the prediction range over the classes the stream has
   shown so far.
+- domain-incremental: every task holds the same classes under another input distribution (Permuted
+  or Rotated MNIST); one shared head, no task id at test (van de Ven et al. 2022).
+
+The columns themselves are the model's (``heads.Heads``); the scenario decides when a head is added.
 """
 
 from __future__ import annotations
@@ -12,52 +16,50 @@ from __future__ import annotations
 import torch
 
 from spikereplay.datasets import TaskData
-from spikereplay.model import SpikingConvNet
 
-SCENARIOS = ("class_incremental", "task_free")
+SCENARIOS = ("class_incremental", "task_free", "domain_incremental")
 
 
 class Scenario:
-    """Maps classes to output columns and grows the model's heads as tasks arrive."""
+    """Grows the model's heads as tasks arrive, and says which columns are active."""
 
-    def __init__(self, kind: str, model: SpikingConvNet, num_classes: int, mask_unseen_classes: bool = False):
+    def __init__(self, kind: str, model, num_classes: int, mask_unseen_classes: bool = False):
         self.kind = kind
         self.model = model
         self.num_classes = num_classes
-        self.class_to_column = torch.full((num_classes,), -1, dtype=torch.long)
         self.task_columns: dict[int, list[int]] = {}
         self.mask_unseen_classes = mask_unseen_classes
         self.seen_classes: set[int] = set()  # labels the training stream has shown (no task id needed)
         self.current_classes: tuple[int, ...] = ()  # the classes of the task being trained
 
+    @property
+    def heads(self):
+        return self.model.heads
+
+    @property
+    def class_to_column(self) -> torch.Tensor:
+        return self.model.heads.class_to_column
+
     def begin_task(self, task: TaskData) -> list[torch.nn.Parameter]:
         """Register the task; return the parameters of any head added for it."""
         new_params: list[torch.nn.Parameter] = []
         if self.kind == "class_incremental":
-            offset = self.model.num_outputs
-            new_params = list(self.model.add_head(len(task.classes)).parameters())
-            for position, cls in enumerate(task.classes):
-                self.class_to_column[cls] = offset + position
-        elif not self.model.heads:
-            new_params = list(self.model.add_head(self.num_classes).parameters())
-            self.class_to_column = torch.arange(self.num_classes)
+            new_params = list(self.model.add_head(task.classes).parameters())
+        elif not len(self.heads):
+            new_params = list(self.model.add_head(range(self.num_classes)).parameters())
         self.task_columns[task.task_id] = self.columns_of(task.classes)
         self.current_classes = tuple(task.classes)
         return new_params
 
     def columns_of(self, classes) -> list[int]:
-        return [int(self.class_to_column[c]) for c in classes]
+        return self.heads.columns_of(classes)
 
     def column_classes(self) -> torch.Tensor:
         """The class of each output column (-1 for a column no class maps to)."""
-        classes = torch.full((self.model.num_outputs,), -1, dtype=torch.long)
-        for cls, column in enumerate(self.class_to_column.tolist()):
-            if 0 <= column < self.model.num_outputs:
-                classes[column] = cls
-        return classes
+        return self.heads.column_classes()
 
     def all_columns(self) -> list[int]:
-        return list(range(self.model.num_outputs))
+        return list(range(self.heads.num_outputs))
 
     def observe_labels(self, labels: torch.Tensor) -> None:
         self.seen_classes.update(labels.unique().tolist())

@@ -68,6 +68,7 @@ METRIC_KEYS = (
     "forward_transfer",
     "silent_outputs",
     "task_labels",
+    "stream_average_accuracy",  # online streams: the mean accuracy along the stream
     "environment",  # threads, CPU, versions: a sweep sets its workers' threads, so its bits can differ from train's
 )
 
@@ -116,6 +117,7 @@ def result_record(point: Point, metrics: dict) -> dict:
         "point": point.values,
         "scenario": cfg.scenario,
         "dataset": cfg.data.dataset,
+        "stream": cfg.stream.kind,
         "strategy": cfg.strategy,
         "batches_per_task": cfg.memory.batches_per_task if replay else 0,
         "replay_schedule": cfg.replay.schedule if replay else None,

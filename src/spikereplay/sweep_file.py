@@ -17,7 +17,7 @@ from spikereplay.errors import ConfigError
 from spikereplay.loader import load_config
 from spikereplay.strategies import resolve_strategy
 
-SCENARIO_ABBREV = {"class_incremental": "cil", "task_free": "tf"}
+SCENARIO_ABBREV = {"class_incremental": "cil", "task_free": "tf", "domain_incremental": "dil"}
 # Keys that already appear in a run name in readable form; any other varied key goes into its hash.
 NAMED_KEYS = ("scenario", "strategy", "memory.batches_per_task", "memory.size", "seed")
 

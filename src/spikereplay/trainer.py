@@ -49,6 +49,13 @@ class RunState:
     # per step: the share of test samples whose true class's output fired no spike, and the classes
     # whose output fired on none of their test samples (metrics.silent_outputs)
     silent_outputs: list = field(default_factory=list)
+    # the loss terms summed since the last log row, and how many iterations they hold
+    log_sums: dict = field(default_factory=dict)
+    log_count: int = 0
+    # online streams: batches trained, and [batches, average accuracy on the seen tasks] at each
+    # evaluation point along the stream
+    batches_done: int = 0
+    stream_points: list = field(default_factory=list)
 
 
 def progress_enabled(wanted: bool) -> bool:
@@ -148,11 +155,11 @@ class Trainer:
     def checkpoint_path(self, step: int) -> Path:
         return self.run_dir / "checkpoints" / f"task_{step + 1}.pt"
 
-    def save_checkpoint(self, state: RunState) -> None:
+    def save_checkpoint(self, state: RunState, path: Path | None = None) -> None:
         if not self.cfg.output.checkpoints:
             return
         atomic.save_torch(
-            self.checkpoint_path(state.steps_done - 1),
+            path or self.checkpoint_path(state.steps_done - 1),
             {
                 "run_state": state.__dict__,
                 "model": self.model.state_dict(),
@@ -171,8 +178,7 @@ class Trainer:
         """Rebuild heads and optimizer groups for the finished steps, then load their state."""
         checkpoint = upgrade_checkpoint(checkpoint)
         state = RunState(**checkpoint["run_state"])
-        for task in self.stream[: state.steps_done]:
-            self.begin_task(task)
+        self.rebuild_structure(state)
         self.model.load_state_dict(checkpoint["model"])
         self.optim.load_state_dict(checkpoint["optimizer"])
         self.scenario.load_state_dict(checkpoint["scenario"])
@@ -185,6 +191,11 @@ class Trainer:
             if hook.checkpoint_key:
                 hook.load_state_dict(checkpoint.get(hook.checkpoint_key))
         return state
+
+    def rebuild_structure(self, state: RunState) -> None:
+        """The heads and optimizer groups of the finished steps, before their state is loaded."""
+        for task in self.stream[: state.steps_done]:
+            self.begin_task(task)
 
     # -- the loop ----------------------------------------------------------
     def score_task(self, j: int, predictions: list | None = None, silent: list | None = None) -> tuple[float, float]:
@@ -306,8 +317,7 @@ class Trainer:
         training = self.cfg.training
         n = task.train_x.shape[0]
         bar_id = bar.add_task(f"task {step + 1}/{len(self.stream)}", total=self.steps_per_epoch(task) * training.epochs)
-        sums: dict[str, float] = {}
-        count = 0
+        state.log_sums, state.log_count = {}, 0
         for hook in self.hooks:
             hook.task_started(self, task, step)
         end = self.steps_per_epoch(task) * training.batch_size
@@ -316,36 +326,42 @@ class Trainer:
             order = torch.randperm(n, generator=self.shuffle_generator)
             for start in range(0, end, training.batch_size):
                 idx = order[start : start + training.batch_size]
-                self.scenario.observe_labels(task.train_y[idx])
                 images = task.train_x[idx]
                 for hook in self.hooks:
                     images = hook.training_images(self, images)
-                terms = self.strategy.observe(Batch(images, task.train_y[idx], task.task_id))
+                where = f"task {step + 1}, epoch {epoch + 1}"
+                terms = self.train_step(Batch(images, task.train_y[idx], task.task_id), state, where)
                 for hook in self.hooks:
                     hook.after_iteration(self, start // training.batch_size)
-                if not math.isfinite(terms["loss"]):
-                    raise DivergedError(
-                        f"non-finite loss ({terms['loss']}) at task {step + 1}, epoch {epoch + 1}, iteration "
-                        f"{state.iteration + 1}: the run stops; its checkpoints up to task {step} are kept "
-                        "(a lower training.lr usually helps)"
-                    )
-                for name, value in terms.items():
-                    sums[name] = sums.get(name, 0.0) + value
-                count += 1
-                state.iteration += 1
                 bar.update(bar_id, advance=1, description=f"task {step + 1} ep {epoch + 1} loss {terms['loss']:.3f}")
                 if state.iteration % training.log_every == 0:
-                    means = {name: total / count for name, total in sums.items()}
-                    state.log_rows.append(self._log_row(task, step, epoch, state, means, started))
-                    if self.on_log is not None:
-                        self.on_log(state.log_rows[-1])
-                    sums, count = {}, 0
-        if count and not (state.log_rows and state.log_rows[-1]["task"] == step + 1):
+                    self.write_log_row(task, step, epoch, state, started)
+        if state.log_count and not (state.log_rows and state.log_rows[-1]["task"] == step + 1):
             # a task shorter than training.log_every still gets one row, so every task leaves data
-            means = {name: total / count for name, total in sums.items()}
-            state.log_rows.append(self._log_row(task, step, training.epochs - 1, state, means, started))
-            if self.on_log is not None:
-                self.on_log(state.log_rows[-1])
+            self.write_log_row(task, step, training.epochs - 1, state, started)
+
+    def train_step(self, batch: Batch, state: RunState, where: str) -> dict[str, float]:
+        """One step of the strategy on ``batch``, its loss terms added to the log sums; a non-finite
+        loss stops the run (``where`` names the place in the stream)."""
+        self.scenario.observe_labels(batch.labels)
+        terms = self.strategy.observe(batch)
+        if not math.isfinite(terms["loss"]):
+            raise DivergedError(
+                f"non-finite loss ({terms['loss']}) at {where}, iteration {state.iteration + 1}: the run stops; "
+                f"its checkpoints up to task {state.steps_done} are kept (a lower training.lr usually helps)"
+            )
+        for name, value in terms.items():
+            state.log_sums[name] = state.log_sums.get(name, 0.0) + value
+        state.log_count += 1
+        state.iteration += 1
+        return terms
+
+    def write_log_row(self, task, step, epoch, state: RunState, started) -> None:
+        means = {name: total / state.log_count for name, total in state.log_sums.items()}
+        state.log_rows.append(self._log_row(task, step, epoch, state, means, started))
+        if self.on_log is not None:
+            self.on_log(state.log_rows[-1])
+        state.log_sums, state.log_count = {}, 0
 
     def _log_row(self, task, step, epoch, state, mean_terms: dict, started) -> dict:
         val_acc = None

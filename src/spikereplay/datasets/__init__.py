@@ -1,5 +1,5 @@
 """Datasets: one small file each, registered here with the facts the rest of the code needs
-(number of classes, image shape), so that nothing else hard-codes them."""
+(number of classes, input shape and kind, default backbone), so that nothing else hard-codes them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ class DatasetInfo:
     image_shape: tuple[int, int, int]  # (channels, height, width) of one image
     load: Callable[..., ImageArrays]  # load(root, download) -> the train and test arrays
     class_names: tuple[str, ...] = ()  # what plots and reports call class i (default: its index)
+    # "image": uint8 images, encoded into spikes by ``encoding``; time-varying input (events) is next
+    input_kind: str = "image"
+    default_backbone: str = "conv"  # model.backbone where a config does not name one
 
     def class_name(self, index: int) -> str:
         return self.class_names[index] if index < len(self.class_names) else str(index)

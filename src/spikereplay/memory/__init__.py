@@ -23,13 +23,16 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return len(self.store)
 
-    def observe(self, images: torch.Tensor, labels: torch.Tensor, task_id: int, extras: dict | None = None) -> int:
-        """Offer a training batch (with optional per-sample extras); return how many samples were kept."""
+    def observe(
+        self, images: torch.Tensor, labels: torch.Tensor, task_id: int | None, extras: dict | None = None
+    ) -> int:
+        """Offer a training batch (with optional per-sample extras); return how many samples were kept.
+        ``task_id`` None: the stream gives none (online), and the samples are stored with task id -1."""
         count = labels.shape[0]
         rows = {
             "images": images,
             "labels": labels,
-            "task_ids": torch.full((count,), task_id, dtype=torch.long),
+            "task_ids": torch.full((count,), -1 if task_id is None else task_id, dtype=torch.long),
             "steps": torch.full((count,), self.insertions, dtype=torch.long),
             **(extras or {}),
         }
@@ -110,6 +113,9 @@ def legacy_state(state: dict) -> dict:
 def make_buffer(cfg, strategy_class=None) -> ReplayBuffer:
     """The replay buffer a run's config asks for: ``replay.sample_from``, else the strategy's rule, else the policy's."""
     sample_from = cfg.replay.sample_from or getattr(strategy_class, "default_sample_from", None)
+    if cfg.stream.kind == "online" and sample_from == "earlier_tasks":
+        # a strategy's earlier-tasks rule needs task ids, which the online stream never gives
+        sample_from = "all"
     return ReplayBuffer(make_policy(cfg.memory), cfg.seed, sample_from)
 
 

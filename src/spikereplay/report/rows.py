@@ -32,7 +32,7 @@ PUBLISHED = {
         "joint": 90.1,
     },
 }
-SCENARIO_ORDER = ["class_incremental", "task_free"]
+SCENARIO_ORDER = ["class_incremental", "task_free", "domain_incremental"]
 STRATEGY_ORDER = {"naive": 0, "replay": 1, "joint": 2}
 # Point keys that the row key already covers; any other varied key makes its own row.
 ROW_KEYS = {"scenario", "strategy", "memory.batches_per_task", "replay.schedule", "seed"}

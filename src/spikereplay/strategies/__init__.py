@@ -7,10 +7,8 @@
 from __future__ import annotations
 
 import difflib
-import importlib
-import os
-import sys
 
+from spikereplay.imports import import_path
 from spikereplay.strategies.base import Batch, Strategy
 
 BUILTIN = {
@@ -37,13 +35,7 @@ def resolve_strategy(name: str) -> type[Strategy]:
         raise ValueError(
             f"unknown strategy {name!r}: {hint}use one of {', '.join(BUILTIN)} or an import path 'module:Class'"
         )
-    module_name, _, attribute = path.partition(":")
-    if os.getcwd() not in sys.path:
-        sys.path.append(os.getcwd())
-    try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"strategy import path {name!r} does not resolve ({exc})") from None
+    found = import_path(path, "strategy")
     if not (isinstance(found, type) and issubclass(found, Strategy)):
         raise ValueError(f"strategy {name!r} is not a subclass of spikereplay.strategies.Strategy")
     return found

@@ -32,6 +32,7 @@ def project_gradient(grads: list, reference: list) -> tuple[list, bool]:
 
 
 class AGEM(Strategy):
+    needs_boundaries = True  # its reference gradient comes from the earlier tasks' samples
     needs_memory = True
     default_sample_from = "earlier_tasks"  # the reference gradient is that of past tasks only
 

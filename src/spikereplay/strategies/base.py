@@ -8,8 +8,10 @@ step; the trainer owns the loop, the optimizer (``self.optim``) and the scenario
 - ``end_task(task)``: snapshots, Fisher information, ...; what it computes goes in ``state_dict``;
 - ``state_dict`` / ``load_state_dict``: everything needed for an exact resume.
 
-Class attributes: ``scenarios`` (refused at config load otherwise), ``needs_memory``, and
-``Params``, the pydantic model of the strategy's ``strategy_params``.
+Class attributes: what the strategy needs, checked when a config is loaded: ``scenarios`` (those it
+supports), ``needs_memory`` (a buffer), ``needs_boundaries`` (task boundaries and ids: an online
+stream gives none, so it is refused there); and ``Params``, the pydantic model of the strategy's
+``strategy_params``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from spikereplay.scenarios import SCENARIOS
 class Batch(NamedTuple):
     images: torch.Tensor  # uint8, on the CPU
     labels: torch.Tensor  # class indices
-    task_id: int  # known to the trainer; a strategy for task-free settings need not use it
+    # the task the batch comes from; None in an online stream, which never tells the strategy
+    task_id: int | None
 
 
 class NoParams(BaseModel):
@@ -44,6 +47,8 @@ class LogitParams(NoParams):
 class Strategy:
     scenarios: ClassVar[tuple[str, ...]] = SCENARIOS
     needs_memory: ClassVar[bool] = False
+    # what it does at a task boundary (end_task) is part of the method: refused by boundary-free streams
+    needs_boundaries: ClassVar[bool] = False
     # which stored samples the strategy replays when replay.sample_from is not set (None: the policy's rule)
     default_sample_from: ClassVar[str | None] = None
     joint_stream: ClassVar[bool] = False  # train on all tasks merged into one

@@ -10,10 +10,13 @@ import torch
 from pydantic import Field
 
 from spikereplay.losses import quadratic_penalty
+from spikereplay.model import current_names
 from spikereplay.strategies.base import Batch, NoParams, Strategy
 
 
 class EWCOnline(Strategy):
+    needs_boundaries = True  # its Fisher information is taken at the end of each task
+
     class Params(NoParams):
         e_lambda: float = Field(100.0, ge=0.0)
         gamma: float = Field(1.0, ge=0.0, le=1.0)
@@ -56,5 +59,5 @@ class EWCOnline(Strategy):
         return {"fisher": self.fisher, "anchor": self.anchor}
 
     def load_state_dict(self, state: dict) -> None:
-        self.fisher = {name: value.to(self.device) for name, value in state["fisher"].items()}
-        self.anchor = {name: value.to(self.device) for name, value in state["anchor"].items()}
+        self.fisher = {name: value.to(self.device) for name, value in current_names(state["fisher"]).items()}
+        self.anchor = {name: value.to(self.device) for name, value in current_names(state["anchor"]).items()}

@@ -15,6 +15,8 @@ from spikereplay.strategies.base import Batch, LogitParams, Strategy
 
 
 class LwF(Strategy):
+    needs_boundaries = True  # its teacher is the model at the end of the previous task
+
     class Params(LogitParams):
         alpha: float = Field(1.0, ge=0.0)  # weight of the distillation term
         temperature: float = Field(2.0, gt=0.0)

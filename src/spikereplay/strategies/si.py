@@ -11,10 +11,13 @@ import torch
 from pydantic import Field
 
 from spikereplay.losses import quadratic_penalty
+from spikereplay.model import current_names
 from spikereplay.strategies.base import Batch, NoParams, Strategy
 
 
 class SI(Strategy):
+    needs_boundaries = True  # its importance is consolidated at the end of each task
+
     class Params(NoParams):
         c: float = Field(0.5, ge=0.0)
         xi: float = Field(1.0, gt=0.0)
@@ -59,5 +62,5 @@ class SI(Strategy):
         return {"omega": self.omega, "anchor": self.anchor}
 
     def load_state_dict(self, state: dict) -> None:
-        self.omega = {name: value.to(self.device) for name, value in state["omega"].items()}
-        self.anchor = {name: value.to(self.device) for name, value in state["anchor"].items()}
+        self.omega = {name: value.to(self.device) for name, value in current_names(state["omega"]).items()}
+        self.anchor = {name: value.to(self.device) for name, value in current_names(state["anchor"]).items()}

@@ -1,0 +1,34 @@
+"""Streams: how a dataset's samples arrive (``stream.kind``), one small file each.
+
+A stream turns the dataset's arrays into the training stream (a list of ``TaskData``, trained in
+order) and the eval tasks (scored after each training step, and at the hidden task ends of an
+online stream). A task counts as seen when its stream position has been trained
+(``TaskData.covers``), never by its classes, so streams whose tasks share classes score correctly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from spikereplay.datasets import ImageArrays, TaskData, merge_tasks
+from spikereplay.streams import class_split, domain
+
+# kind -> the function building its tasks; online streams are class-split tasks in one pass
+# (spikereplay.streams.online orders their samples)
+TASK_BUILDERS = {
+    "class_split": class_split.build_tasks,
+    "domain": domain.build_tasks,
+    "online": class_split.build_tasks,
+}
+
+
+def build_stream(cfg, arrays: ImageArrays, joint: bool = False) -> tuple[list[TaskData], list[TaskData]]:
+    """The training stream and the eval tasks of ``cfg`` (``joint``: every task merged into one)."""
+    tasks = TASK_BUILDERS[cfg.stream.kind](cfg, arrays)
+    stream = [merge_tasks(tasks)] if joint else tasks
+    if cfg.data.eval_split == "val":
+        tasks = [dataclasses.replace(task, test_x=task.val_x, test_y=task.val_y) for task in tasks]
+    return stream, tasks
+
+
+__all__ = ["TASK_BUILDERS", "build_stream"]

@@ -1,0 +1,174 @@
+"""Backbones by name or import path, the heads module, and a user's own snnTorch network."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from spikereplay import cli
+from spikereplay.backbones import BACKBONES, build_backbone
+from spikereplay.backbones.mlp import MLPBackbone
+from spikereplay.config import ModelConfig
+from spikereplay.experiment import run_experiment
+from spikereplay.heads import Heads
+from spikereplay.model import SpikingConvNet, SpikingNet, build_model
+
+quiet = lambda *_: None  # noqa: E731
+
+# the README's example, written as a user would: snn.Leaky layers looped over the T steps
+USER_NET = textwrap.dedent(
+    '''
+    import snntorch as snn
+    import torch
+    from torch import nn
+
+
+    class TwoLayerNet(nn.Module):
+        """[T, B, 1, 28, 28] -> spikes [T, B, hidden]."""
+
+        def __init__(self, hidden=64, beta=0.9):
+            super().__init__()
+            self.fc1 = nn.Linear(28 * 28, 128)
+            self.lif1 = snn.Leaky(beta=beta)
+            self.fc2 = nn.Linear(128, hidden)
+            self.lif2 = snn.Leaky(beta=beta)
+
+        def forward(self, x):
+            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+            spikes = []
+            for x_t in x:  # one time step at a time
+                spk1, mem1 = self.lif1(self.fc1(x_t.flatten(1)), mem1)
+                spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+                spikes.append(spk2)
+            return torch.stack(spikes)
+
+
+    class Flat(nn.Module):
+        def forward(self, x):
+            return x.flatten(1)  # [T*B...]: not [T, B, F]
+    '''
+)
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "my_nets.py").write_text(USER_NET)
+    monkeypatch.chdir(tmp_path)  # the current directory is importable, as for custom strategies
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "my_nets"
+
+
+def test_built_in_backbones_are_registered_by_name():
+    assert {"conv", "mlp"} <= set(BACKBONES)
+
+
+def test_the_mlp_backbone_maps_steps_to_spikes_and_records_each_layer():
+    torch.manual_seed(0)
+    backbone = MLPBackbone(ModelConfig(), (1, 28, 28), params=MLPBackbone.Params(hidden=[32, 16]))
+    layers: list = []
+    spikes = backbone(torch.rand(3, 1, 28, 28) * 4, True, 5, layers)
+    assert spikes.shape == (5, 3, 16) and backbone.features == 16
+    assert [tuple(s.shape) for s in layers] == [(5, 3, 32), (5, 3, 16)]
+    assert set(spikes.unique().tolist()) <= {0.0, 1.0} and layers[0].sum() > 0
+
+
+def test_the_mlp_fused_engine_matches_snn_leaky_step_by_step():
+    x = torch.rand(4, 1, 28, 28) * 3
+    outputs = []
+    for engine in ("fused", "textbook"):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(engine=engine, backbone="mlp"), (1, 28, 28), 10, "fp32", False, 6)
+        model.add_head(10)
+        spikes, mem = model(x, True, 6)
+        mem.sum().backward()
+        outputs.append((spikes, mem, model.backbone.layers[0].weight.grad))
+    (s1, m1, g1), (s2, m2, g2) = outputs
+    assert torch.equal(s1, s2)
+    torch.testing.assert_close(m1, m2)
+    torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-6)
+
+
+def test_heads_map_classes_to_columns_in_the_order_they_were_added():
+    heads = Heads(features=8, num_classes=10)
+    heads.add_head((3, 7))
+    heads.add_head((1,))
+    assert heads.num_outputs == 3 and heads.columns_of([7, 1, 3]) == [1, 2, 0]
+    assert heads.column_classes().tolist() == [3, 7, 1]
+    assert [list(r) for r in heads.head_columns()] == [[0, 1], [2]]
+    assert heads.class_to_column[0] == -1  # no column yet
+    assert len(heads[:-1]) == 1  # a slice is a plain list of heads
+
+
+def test_a_checkpoint_from_before_backbones_loads_into_the_conv_backbone():
+    torch.manual_seed(0)
+    model = SpikingConvNet(ModelConfig(), (1, 28, 28))
+    model.add_head(2)
+    old_layout = {k.removeprefix("backbone."): v.clone() + 1 for k, v in model.state_dict().items()}
+    assert "conv1.weight" in old_layout
+    fresh = SpikingConvNet(ModelConfig(), (1, 28, 28))
+    fresh.add_head(2)
+    fresh.load_state_dict(old_layout)
+    assert torch.equal(fresh.backbone.conv1.weight, old_layout["conv1.weight"])
+
+
+def test_a_user_module_is_built_from_its_import_path_and_params(user_module):
+    cfg = ModelConfig(backbone=f"{user_module}:TwoLayerNet", backbone_params={"hidden": 24})
+    backbone = build_backbone(cfg, (1, 28, 28), "fp64", num_steps=3, name=cfg.backbone)
+    assert backbone.features == 24
+    model = SpikingNet(cfg, backbone, num_classes=10, precision="fp64")
+    assert backbone.net.fc1.weight.dtype == torch.float32 and model.heads.dtype == torch.float64
+    model.add_head(10)
+    spikes, _ = model(torch.rand(2, 1, 28, 28, dtype=torch.float64), True, 3)  # repeated over the steps
+    assert spikes.shape == (3, 2, 10)
+
+
+def test_a_user_network_trains_with_every_strategy_part_and_resumes_after_a_kill(tiny_config, user_module):
+    sections = {
+        "model": {"backbone": f"{user_module}:TwoLayerNet", "backbone_params": {"hidden": 32}},
+        "strategy": "derpp",
+        "memory": {"size": 40},
+        "data": {"class_order": [[0, 1], [2, 3], [4, 5]]},
+    }
+    first = run_experiment(tiny_config(**sections), log=quiet)
+    again_cfg = tiny_config(**sections, output={"run_name": "again"})
+    run_experiment(again_cfg, log=quiet)
+    # killed during task 3: its checkpoint never got written
+    (again_cfg.run_dir / "checkpoints" / "task_3.pt").unlink()
+    resumed = run_experiment(again_cfg, log=quiet)
+    assert resumed["accuracy_matrix"] == first["accuracy_matrix"] and resumed["complete"]
+    assert first["final_average_accuracy"] > 100 / 6  # above chance among 6 classes: it learned
+
+
+@pytest.mark.parametrize(
+    ("backbone", "message"),
+    [
+        ("mpl", "unknown backbone 'mpl': did you mean 'mlp'?"),
+        ("my_nets:Missing", "backbone import path 'my_nets:Missing' does not resolve"),
+        ("my_nets:Flat", "it must return [T, B, F]"),
+    ],
+)
+def test_a_backbone_that_does_not_exist_or_fit_is_one_error_line_and_nothing_is_written(
+    tmp_path, user_module, capsys, backbone, message
+):
+    code = cli.main(
+        [
+            "train",
+            "--config",
+            str(Path(__file__).parents[1] / "configs" / "quick.yaml"),
+            f"model.backbone={backbone}",
+            f"output.runs_dir={tmp_path / 'runs'}",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_mlp_params_name_the_key(tiny_config):
+    from spikereplay.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.backbone_params: 'hidden'"):
+        tiny_config(model={"backbone": "mlp", "backbone_params": {"hidden": "wide"}})
+    with pytest.raises(ConfigError, match="unknown key 'widths'"):
+        tiny_config(model={"backbone": "mlp", "backbone_params": {"widths": [3]}})

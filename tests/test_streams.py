@@ -1,0 +1,173 @@
+"""Streams: domain-incremental tasks (Permuted and Rotated MNIST) and the online stream."""
+
+import pytest
+import torch
+
+from spikereplay import cli
+from spikereplay.datasets import TaskData
+from spikereplay.errors import ConfigError
+from spikereplay.experiment import run_experiment
+from spikereplay.loader import config_from_dict
+from spikereplay.strategies.der import DER
+from spikereplay.strategies.er import ER
+from spikereplay.streams.domain import permutations, permute, rotate
+from spikereplay.streams.online import online_order
+
+quiet = lambda *_: None  # noqa: E731
+
+DOMAIN = {
+    "stream": {"kind": "domain", "num_tasks": 3},
+    "scenario": "domain_incremental",
+    "data": {"class_order": [[0, 1, 2]], "train_per_class": 40, "test_per_class": 20},
+}
+ONLINE = {
+    "stream": {"kind": "online", "checkpoint_every": 3, "eval_every": 4},
+    "scenario": "task_free",
+    "strategy": "er",
+    "memory": {"size": 30},
+    "training": {"mask_unseen_classes": True, "batch_size": 10},
+}
+
+
+def fake_tasks(sizes):
+    return [
+        TaskData(k, (k,), torch.zeros(n, 2, 2, dtype=torch.uint8), torch.full((n,), k), *[torch.empty(0)] * 4)
+        for k, n in enumerate(sizes)
+    ]
+
+
+def test_permutations_are_fixed_by_the_seed_and_task_0_is_the_original():
+    first, again, other = permutations(4, 784, 0), permutations(4, 784, 0), permutations(4, 784, 1)
+    assert torch.equal(first[0], torch.arange(784))
+    assert all(torch.equal(a, b) for a, b in zip(first, again))  # the same in every process
+    assert not torch.equal(first[1], first[2]) and not torch.equal(first[1], other[1])
+    assert all(torch.equal(p.sort().values, torch.arange(784)) for p in first)
+
+
+def test_permute_reorders_pixels_by_hand():
+    image = torch.tensor([[[1, 2], [3, 4]]], dtype=torch.uint8)
+    assert permute(image, torch.tensor([3, 2, 1, 0])).tolist() == [[[4, 3], [2, 1]]]
+
+
+def test_rotate_by_90_degrees_is_rot90_and_by_0_is_the_image():
+    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    assert torch.equal(rotate(images, 0), images)
+    assert torch.equal(rotate(images, 90), torch.rot90(images, 1, dims=(1, 2)))
+    assert torch.equal(rotate(images, 180), torch.rot90(images, 2, dims=(1, 2)))
+
+
+def test_a_domain_run_scores_each_task_only_once_its_position_is_trained(tiny_config):
+    metrics = run_experiment(tiny_config(**DOMAIN), log=quiet)
+    matrix = metrics["accuracy_matrix"]
+    assert [[v is not None for v in row] for row in matrix] == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, True],
+    ]
+    assert metrics["task_classes"] == [[0, 1, 2]] * 3
+
+
+def test_the_domain_stream_and_its_scenario_go_together(tiny_config):
+    with pytest.raises(ConfigError, match="domain_incremental"):
+        tiny_config(stream={"kind": "domain"})
+    with pytest.raises(ConfigError, match="domain_incremental"):
+        tiny_config(scenario="domain_incremental")
+
+
+def test_a_hard_online_order_is_each_sample_once_task_after_task():
+    order = online_order(fake_tasks([5, 3, 4]), 0, seed=0)
+    assert order.samples.sort().values.tolist() == list(range(12))
+    assert order.task_ends == [4, 7, 11]
+    assert sorted(order.samples[:5].tolist()) == [0, 1, 2, 3, 4]
+    assert order.end_batches(2) == [2, 3, 5] and order.num_batches(5) == 3
+
+
+def test_a_blurry_window_mixes_neighbouring_tasks_with_a_rising_probability():
+    order = online_order(fake_tasks([2000, 2000]), 1000, seed=0)
+    samples = order.samples
+    assert samples.sort().values.tolist() == list(range(4000))  # each sample once
+    window = samples[1500:2500] >= 2000  # True: the next task's sample
+    quarters = [float(window[i * 250 : (i + 1) * 250].float().mean()) for i in range(4)]
+    assert quarters == sorted(quarters) and quarters[0] < 0.25 and quarters[-1] > 0.75
+    assert bool((samples[:1500] < 2000).all() and (samples[2500:] >= 2000).all())
+    last_of_task_0 = max(i for i, s in enumerate(samples.tolist()) if s < 2000)
+    assert order.task_ends[0] == last_of_task_0 and 2000 < last_of_task_0 < 2500
+
+
+def test_a_blurry_window_larger_than_a_task_is_refused_before_anything_is_written(tiny_config, tmp_path):
+    cfg = tiny_config(**{**ONLINE, "stream": {"kind": "online", "blurry_samples": 500}})
+    with pytest.raises(ConfigError, match="stream.blurry_samples 500 is larger than a task"):
+        run_experiment(cfg, log=quiet)
+    assert not cfg.run_dir.exists()
+
+
+def test_the_online_stream_never_gives_the_strategy_a_task_id_or_a_boundary(tiny_config, monkeypatch):
+    seen = {"task_ids": set(), "boundaries": 0, "batch_sizes": set()}
+    original = ER.observe
+
+    def spy(self, batch):
+        seen["task_ids"].add(batch.task_id)
+        seen["batch_sizes"].add(batch.labels.shape[0])
+        return original(self, batch)
+
+    def boundary(self, task):
+        seen["boundaries"] += 1
+
+    monkeypatch.setattr(ER, "observe", spy)
+    monkeypatch.setattr(ER, "begin_task", boundary)
+    monkeypatch.setattr(ER, "end_task", boundary)
+    metrics = run_experiment(tiny_config(**ONLINE), log=quiet)
+    assert seen == {"task_ids": {None}, "boundaries": 0, "batch_sizes": {10, 6}}  # 216 = 21 x 10 + 6
+    assert len(metrics["accuracy_matrix"]) == 2 and metrics["complete"]
+    assert metrics["batches_done"] == 22  # 216 training samples in batches of 10
+    assert [p[0] for p in metrics["stream_accuracy"]] == [4, 8, 12, 16, 20, 22]
+
+
+def test_the_online_stream_defaults_to_one_pass_of_batches_of_10():
+    cfg = config_from_dict(
+        {"stream": {"kind": "online"}, "scenario": "task_free", "strategy": "er", "memory": {"size": 9}}
+    )
+    assert (cfg.training.batch_size, cfg.training.epochs) == (10, 1)
+    given = config_from_dict(
+        {"stream": {"kind": "online"}, "scenario": "task_free", "training": {"batch_size": 4}, "strategy": "naive"}
+    )
+    assert given.training.batch_size == 4
+
+
+def test_an_online_run_killed_mid_stream_resumes_to_the_same_results(tiny_config, monkeypatch):
+    first = run_experiment(tiny_config(**{**ONLINE, "strategy": "derpp"}), log=quiet)
+    cfg = tiny_config(**{**ONLINE, "strategy": "derpp"}, output={"run_name": "killed"})
+    calls = {"n": 0}
+    observe = DER.observe
+
+    def die_at_batch_8(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt  # a kill between the checkpoints at batches 6 and 9
+        return observe(self, batch)
+
+    monkeypatch.setattr(DER, "observe", die_at_batch_8)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg, log=quiet)
+    monkeypatch.setattr(DER, "observe", observe)
+    resumed = run_experiment(cfg, log=quiet)
+    for key in ("accuracy_matrix", "stream_accuracy", "silent_outputs"):
+        assert resumed[key] == first[key], key
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("strategy=lwf", "strategy 'lwf' needs task boundaries"),
+        ("scenario=class_incremental", "scenario class_incremental (a head is added at each task)"),
+        ("training.epochs=3", "training.epochs 3 (the online stream is one pass)"),
+        ("stream.kind=onlin", "did you mean 'online'?"),
+    ],
+)
+def test_what_the_online_stream_cannot_serve_is_refused_in_one_line(tmp_path, capsys, override, message):
+    config = tmp_path / "online.yaml"
+    config.write_text("stream: {kind: online}\nscenario: task_free\nstrategy: er\nmemory: {size: 20}\n")
+    code = cli.main(["train", "--config", str(config), override, f"output.runs_dir={tmp_path}/runs"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()
