@@ -19,7 +19,7 @@ from spikereplay.strategies import resolve_strategy
 
 SCENARIO_ABBREV = {"class_incremental": "cil", "task_free": "tf", "domain_incremental": "dil"}
 # Keys that already appear in a run name in readable form; any other varied key goes into its hash.
-NAMED_KEYS = ("scenario", "strategy", "memory.batches_per_task", "memory.size", "seed")
+NAMED_KEYS = ("scenario", "strategy", "memory.batches_per_task", "memory.size", "stream.blurry_samples", "seed")
 
 
 class SweepSpec(BaseModel):
@@ -124,11 +124,15 @@ def memory_rule(raw: dict, values: dict[str, Any]) -> list[str]:
 
 
 def run_name(cfg: Config, values: dict[str, Any]) -> str:
-    """``<scenario>_<strategy>[_mr<k>]_seed<s>[_<hash of the other varied keys>]``."""
-    parts = [SCENARIO_ABBREV[cfg.scenario], cfg.strategy.replace(":", "-").replace(".", "-")]
+    """``<scenario>_<strategy>[_mr<k>][_blurry<w>]_seed<s>[_<hash of the other varied keys>]`` (an
+    online stream's runs start with ``online``)."""
+    scenario = "online" if cfg.stream.kind == "online" else SCENARIO_ABBREV[cfg.scenario]
+    parts = [scenario, cfg.strategy.replace(":", "-").replace(".", "-")]
     if resolve_strategy(cfg.strategy).needs_memory:
         policy = cfg.memory.resolved_policy
         parts.append(f"mr{cfg.memory.batches_per_task}" if policy == "per_task_batches" else f"m{cfg.memory.size}")
+    if cfg.stream.blurry_samples:
+        parts.append(f"blurry{cfg.stream.blurry_samples}")
     parts.append(f"seed{cfg.seed}")
     other = {k: v for k, v in values.items() if k not in NAMED_KEYS}
     if other:
