@@ -27,6 +27,7 @@ from spikereplay.config import (
 from spikereplay.datasets import DATASETS
 from spikereplay.errors import ConfigError
 from spikereplay.strategies import resolve_strategy
+from spikereplay.streams import TASK_BUILDERS
 
 
 def registry_problems(cfg: Config) -> list[tuple[str, str]]:
@@ -41,6 +42,15 @@ def registry_problems(cfg: Config) -> list[tuple[str, str]]:
             )
         ]
     problems = []
+    if cfg.stream.kind not in TASK_BUILDERS:
+        choices = sorted(TASK_BUILDERS)
+        problems.append(
+            (
+                "stream.kind",
+                f"stream.kind must be one of {choices}, got {cfg.stream.kind!r}"
+                + did_you_mean(cfg.stream.kind, choices),
+            )
+        )
     num_classes = DATASETS[cfg.data.dataset].num_classes
     flat = [c for task in cfg.data.class_order for c in task]
     if any(c >= num_classes for c in flat):

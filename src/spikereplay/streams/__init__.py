@@ -31,4 +31,4 @@ def build_stream(cfg, arrays: ImageArrays, joint: bool = False) -> tuple[list[Ta
     return stream, tasks
 
 
-__all__ = ["TASK_BUILDERS", "build_stream"]
+__all__ = ["TASK_BUILDERS", "build_stream", "register_stream"]

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from spikereplay.datasets import ImageArrays, TaskData, split_tasks
+from spikereplay.streams.registry import register_stream
 
 # the permutations' own seed stream, apart from every other draw of the run
 PERMUTATION_SEED_OFFSET = 7_919
@@ -66,6 +67,7 @@ def transforms(cfg, pixels: int):
     return [lambda images, a=i * step: rotate(images, a) for i in range(stream.num_tasks)]
 
 
+@register_stream("domain")
 def build_tasks(cfg, arrays: ImageArrays) -> list[TaskData]:
     data = cfg.data
     classes = sorted(c for task in data.class_order for c in task)

@@ -20,6 +20,12 @@ import torch
 
 from spikereplay.datasets import TaskData
 from spikereplay.errors import ConfigError
+from spikereplay.streams.class_split import build_tasks
+from spikereplay.streams.registry import register_stream
+
+# the online stream's tasks are the class-split ones; the trainer passes over them once
+# (spikereplay.online_trainer), in the order online_order draws
+register_stream("online")(build_tasks)
 
 ORDER_SEED_OFFSET = 31_337  # the stream's order has its own seeded draws
 
