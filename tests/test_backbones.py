@@ -1,6 +1,5 @@
 """Backbones by name or import path, the heads module, and a user's own snnTorch network."""
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,44 +15,28 @@ from spikereplay.model import SpikingConvNet, SpikingNet, build_model
 
 quiet = lambda *_: None  # noqa: E731
 
-# the README's example, written as a user would: snn.Leaky layers looped over the T steps
-USER_NET = textwrap.dedent(
-    '''
-    import snntorch as snn
-    import torch
-    from torch import nn
+README = Path(__file__).parents[1] / "README.md"
+# a module that returns [T*B, ...]: not [T, B, F]
+FLAT = """
+from torch import nn
 
 
-    class TwoLayerNet(nn.Module):
-        """[T, B, 1, 28, 28] -> spikes [T, B, hidden]."""
-
-        def __init__(self, hidden=64, beta=0.9):
-            super().__init__()
-            self.fc1 = nn.Linear(28 * 28, 128)
-            self.lif1 = snn.Leaky(beta=beta)
-            self.fc2 = nn.Linear(128, hidden)
-            self.lif2 = snn.Leaky(beta=beta)
-
-        def forward(self, x):
-            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
-            spikes = []
-            for x_t in x:  # one time step at a time
-                spk1, mem1 = self.lif1(self.fc1(x_t.flatten(1)), mem1)
-                spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
-                spikes.append(spk2)
-            return torch.stack(spikes)
+class Flat(nn.Module):
+    def forward(self, x):
+        return x.flatten(1)
+"""
 
 
-    class Flat(nn.Module):
-        def forward(self, x):
-            return x.flatten(1)  # [T*B...]: not [T, B, F]
-    '''
-)
+def readme_example() -> str:
+    """The README's own snn.Leaky example (the python block after its marker), so the test runs
+    exactly what a user copies."""
+    text = README.read_text().split("<!-- example: my_nets.py -->", 1)[1]
+    return text.split("```python\n", 1)[1].split("```", 1)[0]
 
 
 @pytest.fixture
 def user_module(tmp_path, monkeypatch):
-    (tmp_path / "my_nets.py").write_text(USER_NET)
+    (tmp_path / "my_nets.py").write_text(readme_example() + FLAT)
     monkeypatch.chdir(tmp_path)  # the current directory is importable, as for custom strategies
     monkeypatch.syspath_prepend(str(tmp_path))
     return "my_nets"
