@@ -163,3 +163,20 @@ def test_the_config_schema_is_a_leaf_that_imports_no_registry():
     code = "import sys, spikereplay.config; print(sorted(m for m in sys.modules if m.startswith('spikereplay.')))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "['spikereplay.config', 'spikereplay.errors', 'spikereplay.quirks']"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"training": {"num_steps": 10**9}}, "training.num_steps"),
+        ({"model": {"threshold": 1e38}}, "model.threshold"),
+        ({"memory": {"size": 10**12}}, "memory.size"),
+        ({"strategy": "der", "memory": {"size": 10}, "strategy_params": {"alpha": 1e38}}, "alpha"),
+        ({"strategy": "ewc_on", "strategy_params": {"e_lambda": 1e38}}, "e_lambda"),
+    ],
+)
+def test_a_number_too_large_for_the_arithmetic_or_the_memory_is_refused_naming_its_key(raw, key):
+    from spikereplay.loader import config_from_dict
+
+    with pytest.raises(ConfigError, match=f"'{key}': Input should be less than or equal to"):
+        config_from_dict(raw)

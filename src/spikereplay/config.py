@@ -23,7 +23,9 @@ DEFAULT_CLASS_ORDER = [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
 
 
 class Section(BaseModel):
-    # inf and nan are refused for every float key: a run with lr=inf would go on to report chance accuracy
+    # inf and nan are refused for every float key: a run with lr=inf would go on to report chance accuracy.
+    # Numeric keys have upper bounds far above any use, so that a value too large for the arithmetic
+    # (training.lr=1e38 overflowed inside Adam) or the memory (num_steps=1e9) is one line, not a traceback
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
@@ -91,11 +93,11 @@ class ModelConfig(Section):
     # arguments of your own module's constructor
     backbone_params: dict[str, Any] = Field(default_factory=dict)
     beta: float = Field(0.99, ge=0.0, le=1.0)
-    threshold: float = Field(1.0, gt=0.0)
+    threshold: float = Field(1.0, gt=0.0, le=1e3)
     reset_mechanism: Literal["subtract", "zero", "none"] = "subtract"
     reset_delay: bool = True
     surrogate: Literal["fast_sigmoid", "atan", "sigmoid"] = "fast_sigmoid"
-    surrogate_slope: float = Field(25.0, gt=0.0)  # slope (fast_sigmoid, sigmoid) or alpha (atan)
+    surrogate_slope: float = Field(25.0, gt=0.0, le=1e4)  # slope (fast_sigmoid, sigmoid) or alpha (atan)
     engine: Literal["fused", "textbook"] = "fused"
     compile: bool = False  # fused engine: torch.compile the membrane time loop (one-off ~20-40 s per process)
     # fused engine: torch.compile the whole forward (and so its backward), a few graphs per process
@@ -109,9 +111,9 @@ class ModelConfig(Section):
 
 
 class TrainingConfig(Section):
-    num_steps: int = Field(30, gt=0)
-    batch_size: int = Field(16, gt=0)
-    epochs: int = Field(5, gt=0)
+    num_steps: int = Field(30, gt=0, le=10_000)
+    batch_size: int = Field(16, gt=0, le=65_536)
+    epochs: int = Field(5, gt=0, le=10_000)
     # bounded: Adam trains with 1e-4..1e-2, 1e3 already drives a run to chance, and near 1e38 the lr
     # overflows float32 inside Adam's step (a traceback instead of this one-line refusal)
     lr: float = Field(1e-3, gt=0.0, le=1e3)
@@ -124,7 +126,9 @@ class TrainingConfig(Section):
     # at near-zero loss leaves tiny second moments); it did not help, the warm-up did (results/probes/cosine-fixes)
     reset_optimizer_per_task: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
-    eval_batch_size: int = Field(64, gt=0)  # T x batch activations must stay in cache: 64 measured fastest on CPU
+    eval_batch_size: int = Field(
+        64, gt=0, le=65_536
+    )  # T x batch activations must stay in cache: 64 measured fastest on CPU
     log_every: int = Field(200, gt=0)  # iterations between CSV log rows (with val accuracy)
     val_samples: int = Field(200, ge=0)  # val samples scored at each log row (0 = skip)
     # Which heads see the current task's batch in class-incremental training:
@@ -153,10 +157,10 @@ MEMORY_POLICIES = ("reservoir", "class_balanced", "per_task_batches")
 
 
 class MemoryConfig(Section):
-    size: int = Field(0, ge=0)  # capacity in samples (reservoir, class_balanced)
+    size: int = Field(0, ge=0, le=10_000_000)  # capacity in samples (reservoir, class_balanced)
     # None: per_task_batches when batches_per_task > 0, else reservoir
     policy: Literal["reservoir", "class_balanced", "per_task_batches"] | None = None
-    batches_per_task: int = Field(0, ge=0)  # per_task_batches: the seed's k whole batches per task
+    batches_per_task: int = Field(0, ge=0, le=100_000)  # per_task_batches: the seed's k whole batches per task
     store_prob: float = Field(0.33, gt=0.0, le=1.0)  # per_task_batches: chance that a batch is stored
 
     @property
@@ -172,7 +176,9 @@ class ReplayConfig(Section):
     schedule: Literal["interleaved", "separate_pass"] = "interleaved"
     heads: Literal["all", "own"] = "all"
     lr: float = Field(1e-4, gt=0.0, le=1e3)  # separate_pass optimizer (bounded as training.lr)
-    batch_size: int | None = Field(None, gt=0)  # interleaved: memory samples per step (None = training batch size)
+    batch_size: int | None = Field(
+        None, gt=0, le=65_536
+    )  # interleaved: memory samples per step (None = training batch size)
     # interleaved: each replayed image is shifted by up to this many pixels, so a small memory is not
     # memorised (independent buffer augmentation, Buzzega et al. 2020, "Rethinking Experience Replay")
     shift_pixels: int = Field(0, ge=0, le=8)
@@ -204,7 +210,7 @@ class OutputConfig(Section):
 
 class Config(Section):
     name: str = "experiment"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     # class_incremental, task_free (one head, the seed's "task-free": the trainer knows the task
     # boundaries), domain_incremental (one head for every task's shared classes; stream: domain)
     scenario: Literal["class_incremental", "task_free", "domain_incremental"] = "class_incremental"

@@ -30,8 +30,8 @@ class DER(Strategy):
     default_sample_from = "earlier_tasks"
 
     class Params(LogitParams):
-        alpha: float = Field(0.3, ge=0.0)  # weight of the logit-matching term
-        beta: float = Field(0.0, ge=0.0)  # weight of the replayed cross-entropy (DER++; 0 for DER)
+        alpha: float = Field(0.3, ge=0.0, le=1e3)  # weight of the logit-matching term
+        beta: float = Field(0.0, ge=0.0, le=1e3)  # weight of the replayed cross-entropy (DER++; 0 for DER)
         unseen_outputs: Literal["zero", "ignore"] = "zero"
 
     def observe(self, batch: Batch) -> dict[str, float]:
@@ -71,4 +71,4 @@ class DERpp(DER):
     default_sample_from = None
 
     class Params(DER.Params):
-        beta: float = Field(0.5, ge=0.0)
+        beta: float = Field(0.5, ge=0.0, le=1e3)

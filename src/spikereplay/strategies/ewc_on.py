@@ -18,9 +18,9 @@ class EWCOnline(Strategy):
     needs_boundaries = True  # its Fisher information is taken at the end of each task
 
     class Params(NoParams):
-        e_lambda: float = Field(100.0, ge=0.0)
+        e_lambda: float = Field(100.0, ge=0.0, le=1e9)
         gamma: float = Field(1.0, ge=0.0, le=1.0)
-        fisher_samples: int = Field(256, gt=0)
+        fisher_samples: int = Field(256, gt=0, le=1_000_000)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -18,8 +18,8 @@ class LwF(Strategy):
     needs_boundaries = True  # its teacher is the model at the end of the previous task
 
     class Params(LogitParams):
-        alpha: float = Field(1.0, ge=0.0)  # weight of the distillation term
-        temperature: float = Field(2.0, gt=0.0)
+        alpha: float = Field(1.0, ge=0.0, le=1e3)  # weight of the distillation term
+        temperature: float = Field(2.0, gt=0.0, le=1e3)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

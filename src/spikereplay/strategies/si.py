@@ -19,8 +19,8 @@ class SI(Strategy):
     needs_boundaries = True  # its importance is consolidated at the end of each task
 
     class Params(NoParams):
-        c: float = Field(0.5, ge=0.0)
-        xi: float = Field(1.0, gt=0.0)
+        c: float = Field(0.5, ge=0.0, le=1e6)
+        xi: float = Field(1.0, gt=0.0, le=1e6)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
