@@ -356,4 +356,21 @@ def test_the_strategies_report_shows_the_ann_numbers_only_for_split_mnist(tmp_pa
     fashion = render_strategies_report([{**record, "dataset": "fashion_mnist"}], "t")
     row = next(line for line in fashion.splitlines() if "| er | 500 |" in line)
     assert row.endswith("| – | – |") and "CLS-ER" not in fashion
-    assert "Dataset: fashion_mnist. The ANN numbers are Split-MNIST's, so none is shown." in fashion
+    assert (
+        "Dataset: fashion_mnist; stream: class_split. The ANN numbers of the table are class-split MNIST's" in fashion
+    )
+
+
+def test_an_online_run_is_its_own_scenario_with_its_stream_average_and_its_anchors(tmp_path):
+    from spikereplay.report.strategies import render_strategies_report
+
+    record = {
+        "run": "online_er_m500_seed0", "scenario": "task_free", "stream": "online", "strategy": "er",
+        "memory_policy": "reservoir", "memory_size": 500, "point": {"strategy": "er", "seed": 0}, "seed": 0,
+        "final_average_accuracy": 90.0, "accuracy_matrix": [[99.0, None], [85.0, 95.0]], "forgetting": 14.0,
+        "stream_average_accuracy": 93.5,
+    }  # fmt: skip
+    report = render_strategies_report([record], "t")
+    row = next(line for line in report.splitlines() if line.startswith("| online | er | 500 |"))
+    assert "| 93.50 | – | – |" in row  # along the stream; no Split-MNIST ANN numbers
+    assert "iid-online 96.18" in report and "CLS-ER" not in report

@@ -118,6 +118,7 @@ def result_record(point: Point, metrics: dict) -> dict:
         "scenario": cfg.scenario,
         "dataset": cfg.data.dataset,
         "stream": cfg.stream.kind,
+        "memory_size": cfg.memory.size if replay else 0,
         "strategy": cfg.strategy,
         "batches_per_task": cfg.memory.batches_per_task if replay else 0,
         "replay_schedule": cfg.replay.schedule if replay else None,

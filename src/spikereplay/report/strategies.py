@@ -32,6 +32,12 @@ PUBLISHED_ANN = {
 }
 # CLS-ER (Arani et al., ICLR 2022), class-IL on S-MNIST at buffers 200 / 500 / 5120, for reference.
 CLS_ER = {200: 89.54, 500: 92.05, 5120: 95.73}
+# ANN anchors of the other streams, as issue 22 cites them (final average accuracy, %).
+STREAM_ANCHORS = {
+    "online": "online Split-MNIST, buffer 500 (ANN): CN-DPM (ICLR 2020) 93.23, reservoir 85.69, iid-online 96.18",
+    "domain": "Permuted MNIST, domain-IL, buffer 500 (ANN MLP, van de Ven et al. 2022): ER 93.8, A-GEM 87.7, "
+    "LwF 71.2, EWC 63.0, BI-R 97.3, joint 98.6",
+}
 METHOD_ORDER = ["naive", "lwf", "ewc_on", "si", "er", "er_ace", "agem", "der", "derpp", "joint"]
 RECORD_COLUMNS = (
     "strategy",
@@ -55,8 +61,14 @@ def is_strategies_sweep(records: list[dict]) -> bool:
 
 
 def buffer_of(record: dict) -> int | None:
-    size = (record.get("point") or {}).get("memory.size")
+    # the sweep's value, else the config's (lines written before memory_size: the samples held at the end)
+    size = (record.get("point") or {}).get("memory.size") or record.get("memory_size") or record.get("buffer_size")
     return size if record.get("memory_policy") in ("reservoir", "class_balanced") else None
+
+
+def scenario_of(record: dict) -> str:
+    """The table's scenario column: an online stream's runs are labelled so (their head is task-free)."""
+    return "online" if record.get("stream") == "online" else record["scenario"]
 
 
 ROW_KEYS = {"scenario", "strategy", "memory.size", "seed"}
@@ -72,7 +84,7 @@ def method_rows(records: list[dict]) -> dict[tuple, list[dict]]:
     """(scenario, method label, buffer) -> its runs, in table order."""
     rows: dict[tuple, list[dict]] = {}
     for record in records:
-        rows.setdefault((record["scenario"], method_label(record), buffer_of(record)), []).append(record)
+        rows.setdefault((scenario_of(record), method_label(record), buffer_of(record)), []).append(record)
 
     def order(key):
         scenario, label, buffer = key
@@ -92,14 +104,16 @@ def joint_reference(records: list[dict]) -> dict[str, list[float]]:
     rows: dict[str, list[list[float]]] = {}
     for record in records:
         if record["strategy"] == "joint":
-            rows.setdefault(record["scenario"], []).append(record["accuracy_matrix"][-1])
+            rows.setdefault(scenario_of(record), []).append(record["accuracy_matrix"][-1])
     return {scenario: [sum(col) / len(col) for col in zip(*finals)] for scenario, finals in rows.items()}
 
 
 def on_split_mnist(records: list[dict]) -> bool:
     """Whether every run is on MNIST (lines without a dataset predate other datasets): the ANN
-    numbers beside the rows are Split-MNIST's and apply nowhere else."""
-    return all(r.get("dataset", "mnist") == "mnist" for r in records)
+    numbers beside the rows are Split-MNIST's (class-split tasks, known boundaries) and apply nowhere else."""
+    return all(
+        r.get("dataset", "mnist") == "mnist" and r.get("stream", "class_split") == "class_split" for r in records
+    )
 
 
 def render_strategies_report(records: list[dict], title: str) -> str:
@@ -115,9 +129,18 @@ def render_strategies_report(records: list[dict], title: str) -> str:
         "on each task minus its accuracy right after it was learnt (Chaudhry et al. 2018), when the sweep "
         "has joint runs.",
         "",
+    ]
+    along = any(r.get("stream_average_accuracy") is not None for r in records)
+    if along:
+        lines[-2] += (
+            " Along the stream: the mean, over the evaluation points of an online run, of its accuracy on the "
+            "tasks seen so far (the anytime accuracy of Caccia et al. 2022)."
+        )
+    lines += [
         "| scenario | method | buffer | class-IL | task-IL | learning acc. | forgetting | intransigence | n "
-        "| ANN class-IL | ANN task-IL |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        + ("| along the stream " if along else "")
+        + "| ANN class-IL | ANN task-IL |",
+        "|---" * (12 if along else 11) + "|",
     ]
     joint_rows = joint_reference(records)
     for (scenario, method, buffer), runs in method_rows(records).items():
@@ -130,13 +153,21 @@ def render_strategies_report(records: list[dict], title: str) -> str:
             f"{format_mean_std([r.get('task_incremental_final_average_accuracy') for r in runs], 2)} | "
             f"{format_mean_std([learning_accuracy(r['accuracy_matrix']) for r in runs], 2)} | "
             f"{format_mean_std([r.get('forgetting') for r in runs], 2)} | {format_mean_std(intrans, 2)} | {len(runs)} | "
-            f"{_fmt(ann[0])} | {_fmt(ann[1])} |"
+            + (f"{format_mean_std([r.get('stream_average_accuracy') for r in runs], 2)} | " if along else "")
+            + f"{_fmt(ann[0])} | {_fmt(ann[1])} |"
         )
     if published:
         lines += ["", f"CLS-ER (class-IL, ICLR 2022): {', '.join(f'{k}: {v}' for k, v in CLS_ER.items())}.", ""]
     else:
         datasets = sorted({r.get("dataset", "mnist") for r in records})
-        lines += ["", f"Dataset: {', '.join(datasets)}. The ANN numbers are Split-MNIST's, so none is shown.", ""]
+        streams = sorted({r.get("stream", "class_split") for r in records})
+        anchors = [STREAM_ANCHORS[k] for k in streams if k in STREAM_ANCHORS]
+        lines += [
+            "",
+            f"Dataset: {', '.join(datasets)}; stream: {', '.join(streams)}. The ANN numbers of the table are "
+            "class-split MNIST's, so none is shown." + (f" Anchors: {'; '.join(anchors)}." if anchors else ""),
+            "",
+        ]
     lines += ["## Runs", "", "| run | " + " | ".join(RECORD_COLUMNS) + " |", "|---" * (len(RECORD_COLUMNS) + 1) + "|"]
     for record in sorted(records, key=lambda r: r["run"]):
         cells = [record["run"]] + [
