@@ -2,7 +2,9 @@
 strategy applies to each replayed group, in place of branches in ``strategies/base.py``.
 
 - ``replayed_columns(scenario, task_id, columns)``: the output columns a replayed task is scored on;
-- ``replayed_labels(scenario, labels, columns)``: the labels it is trained towards.
+- ``replayed_labels(scenario, labels, columns)``: the labels it is trained towards;
+- ``replay_optimizer(strategy, current)``: the optimizer of the separate replay pass for the next
+  task (None: a fresh Adam over every parameter, the correct rule).
 
 ``replay_rules(cfg)`` gives a run's rules (none unless a ``quirks.*`` switch asks for one).
 """
@@ -18,6 +20,24 @@ class ReplayRule:
 
     def replayed_labels(self, scenario, labels: torch.Tensor, columns: list[int]) -> torch.Tensor:
         return labels
+
+    def replay_optimizer(self, strategy, current):
+        return None
+
+
+class ReplayOptimizerOnce(ReplayRule):
+    """``quirks.replay_optimizer_once``: the published code made the replay pass's Adam once, before
+    the first task's head existed, so in class-incremental runs it holds the backbone only and
+    replay never updates a head; it then keeps its moments across tasks."""
+
+    def replay_optimizer(self, strategy, current):
+        if current is not None:
+            return current
+        params = list(strategy.model.parameters())
+        if strategy.scenario.kind == "class_incremental":
+            heads = {id(p) for p in strategy.model.heads.parameters()}
+            params = [p for p in params if id(p) not in heads]
+        return torch.optim.Adam(params, lr=strategy.cfg.replay.lr, betas=strategy.cfg.training.betas)
 
 
 class Task0AllHeads(ReplayRule):
@@ -41,6 +61,8 @@ class ReplayLabelRemap(ReplayRule):
 def replay_rules(cfg) -> list[ReplayRule]:
     """The rules a config asks for."""
     rules: list[ReplayRule] = []
+    if cfg.quirks.replay_optimizer_once:
+        rules.append(ReplayOptimizerOnce())
     if cfg.quirks.task0_all_heads:
         rules.append(Task0AllHeads())
     if cfg.quirks.replay_label_remap:

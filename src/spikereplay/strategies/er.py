@@ -4,7 +4,7 @@
 buffer, one mean loss over both. ``separate_pass`` (the seed's schedule): before each epoch, one
 pass over the stored batches of earlier tasks with its own Adam at ``replay.lr`` (a fresh one per
 task; the published code's single Adam over the parameters that existed before the first head is
-``quirks.replay_optimizer_once``).
+the replay rule ``ReplayOptimizerOnce``, ``quirks.replay_optimizer_once``).
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ class ER(Strategy):
     def begin_task(self, task) -> None:
         if self.cfg.replay.schedule != "separate_pass":
             return
-        params = list(self.model.parameters())
-        if self.cfg.quirks.replay_optimizer_once:
-            if self.replay_optimizer is not None:
-                return
-            # made before the first task's head existed: in class-incremental runs, the backbone only
-            if self.scenario.kind == "class_incremental":
-                heads = {id(p) for p in self.model.heads.parameters()}
-                params = [p for p in params if id(p) not in heads]
-        self.replay_optimizer = torch.optim.Adam(params, lr=self.cfg.replay.lr, betas=self.cfg.training.betas)
+        # a fresh Adam per task, unless a replay rule keeps one (quirks.replay_optimizer_once)
+        kept = next(
+            (o for rule in self.replay_rules if (o := rule.replay_optimizer(self, self.replay_optimizer))), None
+        )
+        self.replay_optimizer = kept or torch.optim.Adam(
+            self.model.parameters(), lr=self.cfg.replay.lr, betas=self.cfg.training.betas
+        )
 
     def before_epoch(self, task) -> None:
         if self.cfg.replay.schedule != "separate_pass":
