@@ -6,7 +6,7 @@ import torch
 from spikereplay import cli
 from spikereplay.datasets import TaskData
 from spikereplay.errors import ConfigError
-from spikereplay.experiment import run_experiment
+from spikereplay.experiment import evaluate_run, run_experiment
 from spikereplay.loader import config_from_dict
 from spikereplay.strategies.der import DER
 from spikereplay.strategies.er import ER
@@ -153,6 +153,9 @@ def test_an_online_run_killed_mid_stream_resumes_to_the_same_results(tiny_config
     resumed = run_experiment(cfg, log=quiet)
     for key in ("accuracy_matrix", "stream_accuracy", "silent_outputs"):
         assert resumed[key] == first[key], key
+    rescored = evaluate_run(cfg.run_dir, log=quiet)  # spikereplay test: the hidden task ends again
+    assert rescored["accuracy_matrix"] == first["accuracy_matrix"]
+    assert rescored["stream_accuracy"] == first["stream_accuracy"]
 
 
 @pytest.mark.parametrize(

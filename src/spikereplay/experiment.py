@@ -368,5 +368,7 @@ def evaluate_run(run_dir: Path, log=print, data_root: str | None = None) -> dict
         state.silent_outputs.append(silent_outputs(trainer.last_silent))
         state.steps_done, state.log_rows = saved.steps_done, saved.log_rows
         state.train_seconds, state.iteration = saved.train_seconds, saved.iteration
+        # an online run's points along the stream are not re-scored: they were taken between checkpoints
+        state.batches_done, state.stream_points = saved.batches_done, saved.stream_points
         log(f"checkpoint {path.name}: accuracy % = {[None if v is None else round(v, 2) for v in row]}")
     return write_outputs(cfg, trainer, state, 0.0)
