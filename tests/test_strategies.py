@@ -348,3 +348,25 @@ def test_der_pulls_outputs_added_after_storage_to_zero_unless_told_to_ignore_the
         strategy.model.heads[1].bias.data[0] = 100.0
         terms = strategy.observe(Batch(stream[1].train_x[:8], stream[1].train_y[:8], 1))
         assert terms["distill"] == pytest.approx(expected)
+
+
+def test_the_sgd_optimizer_takes_the_plain_gradient_step_a_gem_assumes():
+    from spikereplay.config import TrainingConfig
+    from spikereplay.optim import Optimization
+
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, -2.0]]))
+    optim = Optimization(model, TrainingConfig(optimizer="sgd", lr=0.5))
+    assert isinstance(optim.optimizer, torch.optim.SGD)
+    model.weight.grad = torch.tensor([[0.2, 0.4]])  # e.g. an A-GEM projected gradient
+    optim.optimizer.step()
+    # w - lr g = (1 - 0.1, -2 - 0.2): the step is along -g, so g . g_ref >= 0 still holds for the step
+    assert model.weight.tolist() == [[pytest.approx(0.9), pytest.approx(-2.2)]]
+
+
+def test_momentum_without_sgd_is_refused(tiny_config):
+    from spikereplay.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="training.momentum is SGD's"):
+        tiny_config(training={"momentum": 0.9})

@@ -126,6 +126,11 @@ class TrainingConfig(Section):
     # at near-zero loss leaves tiny second moments); it did not help, the warm-up did (results/probes/cosine-fixes)
     reset_optimizer_per_task: bool = False
     betas: tuple[float, float] = (0.9, 0.999)
+    # the main optimizer: Adam (every result so far), or plain SGD with momentum, the optimizer of
+    # A-GEM's and GEM's papers (Chaudhry et al. 2019): under Adam a projected step is rescaled per
+    # parameter, so it no longer keeps g . g_ref >= 0 (issue 23: A-GEM under Adam silenced a column)
+    optimizer: Literal["adam", "sgd"] = "adam"
+    momentum: float = Field(0.0, ge=0.0, lt=1.0)  # sgd only
     eval_batch_size: int = Field(
         64, gt=0, le=65_536
     )  # T x batch activations must stay in cache: 64 measured fastest on CPU
@@ -274,6 +279,8 @@ class Config(Section):
                 "training.forward_transfer needs one head from the start (scenario task_free or "
                 "domain_incremental): a class-incremental head does not exist before its task"
             )
+        if self.training.optimizer == "adam" and self.training.momentum:
+            raise ValueError("training.momentum is SGD's: set training.optimizer sgd, or leave momentum at 0")
         if self.stream.kind == "online":
             # the online stream's own defaults (Aljundi et al. 2019; Caccia et al. 2022): one pass of
             # batches of 10, where the key is not given

@@ -50,7 +50,10 @@ class Optimization:
     def __init__(self, model, training: TrainingConfig):
         self.model = model
         self.training = training
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=training.lr, betas=training.betas)
+        if training.optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(model.parameters(), lr=training.lr, momentum=training.momentum)
+        else:
+            self.optimizer = torch.optim.Adam(model.parameters(), lr=training.lr, betas=training.betas)
         self.lr_scheduler = None
 
     def begin_task(self, new_params: list, total_steps: int) -> None:

@@ -2,7 +2,9 @@
 the current batch's gradient g conflicts with the gradient g_ref of a batch drawn from the buffer
 (g . g_ref < 0), step along its projection g - (g . g_ref / g_ref . g_ref) g_ref instead.
 The reference batch is drawn from the samples of earlier tasks (the paper's episodic memory),
-unless ``replay.sample_from`` says otherwise."""
+unless ``replay.sample_from`` says otherwise; its size is ``replay.batch_size`` (the paper's 256:
+``replay.batch_size=256``). The paper steps with plain SGD (``training.optimizer: sgd``): Adam
+rescales the projected gradient per parameter, so its step can conflict with g_ref again."""
 
 from __future__ import annotations
 
