@@ -3,6 +3,7 @@ current directory is importable, so a user's own file next to their config can b
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -19,3 +20,18 @@ def import_path(path: str, what: str):
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"{what} import path {path!r} does not resolve ({exc})") from None
+
+
+def resolve_name(name: str, registry: dict, what: str):
+    """What ``name`` stands for: a registered entry (an object, or an import path string), else the
+    object of the import path ``name``; ValueError naming the choices and the closest one."""
+    found = registry.get(name, name)
+    if not isinstance(found, str):
+        return found
+    if ":" not in found:
+        close = difflib.get_close_matches(name, list(registry), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ValueError(
+            f"unknown {what} {name!r}: {hint}use one of {', '.join(registry)} or an import path 'module:Class'"
+        )
+    return import_path(found, what)

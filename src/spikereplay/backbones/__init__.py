@@ -20,7 +20,7 @@ from spikereplay.backbones import conv, mlp  # noqa: F401 - registers the built-
 from spikereplay.backbones.base import SpikingModule
 from spikereplay.backbones.registry import BACKBONES, register_backbone
 from spikereplay.config import ModelConfig
-from spikereplay.imports import import_path
+from spikereplay.imports import resolve_name
 
 
 class UserBackbone(nn.Module):
@@ -53,17 +53,7 @@ class UserBackbone(nn.Module):
 
 def resolve_backbone(name: str):
     """The class ``model.backbone`` names; ValueError naming the choices where there is none."""
-    if name in BACKBONES:
-        return BACKBONES[name]
-    if ":" not in name:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(BACKBONES), n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ValueError(
-            f"unknown backbone {name!r}: {hint}use one of {', '.join(BACKBONES)} or an import path 'module:Class'"
-        )
-    found = import_path(name, "backbone")
+    found = resolve_name(name, BACKBONES, "backbone")
     if not (isinstance(found, type) and issubclass(found, nn.Module)):
         raise ValueError(f"backbone {name!r} is not an nn.Module class")
     return found

@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import difflib
-
-from spikereplay.imports import import_path
+from spikereplay.imports import resolve_name
 from spikereplay.strategies.base import Batch, Strategy
 
 BUILTIN = {
@@ -28,14 +26,7 @@ BUILTIN = {
 
 def resolve_strategy(name: str) -> type[Strategy]:
     """The Strategy class of ``name``; ValueError naming the valid choices if there is none."""
-    path = BUILTIN.get(name, name)
-    if ":" not in path:
-        close = difflib.get_close_matches(name, list(BUILTIN), n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ValueError(
-            f"unknown strategy {name!r}: {hint}use one of {', '.join(BUILTIN)} or an import path 'module:Class'"
-        )
-    found = import_path(path, "strategy")
+    found = resolve_name(name, BUILTIN, "strategy")
     if not (isinstance(found, type) and issubclass(found, Strategy)):
         raise ValueError(f"strategy {name!r} is not a subclass of spikereplay.strategies.Strategy")
     return found
