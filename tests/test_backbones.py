@@ -155,3 +155,13 @@ def test_bad_mlp_params_name_the_key(tiny_config):
         tiny_config(model={"backbone": "mlp", "backbone_params": {"hidden": "wide"}})
     with pytest.raises(ConfigError, match="unknown key 'widths'"):
         tiny_config(model={"backbone": "mlp", "backbone_params": {"widths": [3]}})
+
+
+def test_the_model_hands_back_every_layers_spikes_for_counting_operations():
+    torch.manual_seed(0)
+    model = SpikingConvNet(ModelConfig(), (1, 28, 28))
+    model.add_head(10)
+    layers: list = []
+    spikes, _ = model(torch.rand(3, 1, 28, 28) * 3, True, 4, layers)
+    assert [tuple(s.shape) for s in layers] == [(4, 3, 12, 12, 12), (4, 3, 64, 4, 4), (4, 3, 10)]
+    assert torch.equal(layers[-1], spikes)

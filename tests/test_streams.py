@@ -56,8 +56,10 @@ def test_rotate_by_90_degrees_is_rot90_and_by_0_is_the_image():
     assert torch.equal(rotate(images, 180), torch.rot90(images, 2, dims=(1, 2)))
 
 
-def test_a_domain_run_scores_each_task_only_once_its_position_is_trained(tiny_config):
-    metrics = run_experiment(tiny_config(**DOMAIN), log=quiet)
+@pytest.mark.parametrize("transform", ["permute", "rotate"])
+def test_a_domain_run_scores_each_task_only_once_its_position_is_trained(tiny_config, transform):
+    stream = {**DOMAIN["stream"], "transform": transform}
+    metrics = run_experiment(tiny_config(**{**DOMAIN, "stream": stream}), log=quiet)
     matrix = metrics["accuracy_matrix"]
     assert [[v is not None for v in row] for row in matrix] == [
         [True, False, False],
