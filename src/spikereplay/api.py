@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from spikereplay.config import Config, apply_overrides
+from spikereplay.config import Config
+from spikereplay.config_files import apply_overrides
 from spikereplay.loader import config_from_dict
 from spikereplay.loader import load_config as _load_config_file
 

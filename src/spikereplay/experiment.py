@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from spikereplay import io as atomic
-from spikereplay.config import Config, config_to_yaml
+from spikereplay.config import Config
+from spikereplay.config_files import config_to_yaml
 from spikereplay.datasets import dataset_info, load_dataset
 from spikereplay.environment import run_environment, versions
 from spikereplay.errors import ConfigError, DataError

@@ -13,17 +13,15 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from spikereplay.backbones import SpikingModule, resolve_backbone
-from spikereplay.config import (
-    Config,
-    apply_overrides,
+from spikereplay.config import Config
+from spikereplay.config_errors import (
     describe_errors,
     did_you_mean,
     format_validation_error,
     invalid_message,
     override_sources,
-    read_config_file,
-    read_yaml_mapping,
 )
+from spikereplay.config_files import apply_overrides, read_config_file, read_yaml_mapping
 from spikereplay.datasets import DATASETS
 from spikereplay.errors import ConfigError
 from spikereplay.strategies import resolve_strategy

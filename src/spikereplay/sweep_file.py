@@ -12,7 +12,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from spikereplay.config import Config, apply_overrides, format_validation_error, read_yaml_mapping
+from spikereplay.config import Config
+from spikereplay.config_errors import format_validation_error
+from spikereplay.config_files import apply_overrides, read_yaml_mapping
 from spikereplay.errors import ConfigError
 from spikereplay.loader import load_config
 from spikereplay.strategies import resolve_strategy

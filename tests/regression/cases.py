@@ -89,7 +89,7 @@ def merge(base: dict, extra: dict) -> dict:
 
 
 def case_config(name: str, runs_dir: Path, precision: str = "fp32"):
-    from spikereplay.config import read_config_file
+    from spikereplay.config_files import read_config_file
     from spikereplay.loader import config_from_dict
 
     case = dict(CASES[name])
