@@ -176,3 +176,52 @@ def test_what_the_online_stream_cannot_serve_is_refused_in_one_line(tmp_path, ca
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "runs").exists()
+
+
+def test_time_varying_input_is_fed_bin_by_bin_and_learnt(tiny_config, monkeypatch):
+    """A dataset of binned events (uint8 (N, T, C, H, W)) over noise: class c fires its own row of
+    pixels in bins c and c + 1. The model is fed the data's own bins, in order, and learns it."""
+    from spikereplay import datasets
+    from spikereplay.datasets import DatasetInfo, ImageArrays
+    from spikereplay.strategies.naive import Naive
+
+    def load(root=None, download=True):
+        generator = torch.Generator().manual_seed(0)
+
+        def split(n):
+            labels = torch.arange(n) % 4
+            events = (torch.rand(n, 6, 1, 4, 4, generator=generator) < 0.1).to(torch.uint8)
+            for c in range(4):
+                events[labels == c, c : c + 2, 0, c] = 1
+            return events, labels
+
+        return ImageArrays(*split(400), *split(200))
+
+    info = DatasetInfo("events4", 4, (1, 4, 4), load, input_kind="events", default_backbone="mlp")
+    monkeypatch.setitem(datasets.DATASETS, "events4", info)
+    seen_steps = []
+    original = Naive.observe
+
+    def spy(self, batch):
+        inputs, static, steps = self.encoded(batch.images)
+        seen_steps.append((tuple(inputs.shape[:2]), static, steps))
+        return original(self, batch)
+
+    monkeypatch.setattr(Naive, "observe", spy)
+    cfg = tiny_config(
+        data={"dataset": "events4", "class_order": [[0, 1, 2, 3]], "train_per_class": None, "test_per_class": None},
+        training={"epochs": 10, "lr": 0.005},
+        model={"backbone_params": {"hidden": [32]}},
+    )
+    metrics = run_experiment(cfg, log=quiet)
+    assert seen_steps[0] == ((6, 32), False, 6)  # [T, B]: the data's own 6 bins, not training.num_steps
+    assert metrics["final_average_accuracy"] > 90
+
+
+def test_image_only_settings_are_refused_for_an_events_dataset(tiny_config, monkeypatch):
+    from spikereplay import datasets
+    from spikereplay.datasets import DatasetInfo
+
+    monkeypatch.setitem(datasets.DATASETS, "events4", DatasetInfo("events4", 4, (1, 4, 4), None, input_kind="events"))
+    with pytest.raises(ConfigError, match="replay.shift_pixels shifts replayed images, and events4's input is events"):
+        tiny_config(data={"dataset": "events4", "class_order": [[0, 1], [2, 3]]}, replay={"shift_pixels": 2})

@@ -1,8 +1,11 @@
-"""Spike encodings of uint8 images.
+"""Spike encodings of a dataset's inputs, by the kind of input it declares (``DatasetInfo.input_kind``).
 
-Each encoder returns ``(inputs, is_static)``. A static input is one tensor
-(B, C, H, W) fed unchanged at every time step, which lets the model run its
-first convolution once instead of T times; otherwise inputs are (T, B, C, H, W).
+- ``image``: uint8 images, encoded per ``encoding.kind``. Each encoder returns
+  ``(inputs, is_static)``. A static input is one tensor (B, C, H, W) fed unchanged at every time
+  step, which lets the model run its first layer once instead of T times; otherwise inputs are
+  (T, B, C, H, W).
+- ``events``: time-varying input already binned in time, uint8 (B, T, ...) per sample (event counts
+  per bin, as tonic's ``ToFrame`` gives): fed bin by bin as (T, B, ...), T being the data's own.
 """
 
 from __future__ import annotations
@@ -44,3 +47,15 @@ ENCODERS = {"rate_conv": encode_rate_conv, "rate": encode_rate, "direct": encode
 
 def encode(kind: str, images: torch.Tensor, num_steps: int, gain: float = 1.0):
     return ENCODERS[kind](images, num_steps, gain)
+
+
+INPUT_KINDS = ("image", "events")
+
+
+def encode_inputs(input_kind: str, kind: str, inputs: torch.Tensor, num_steps: int, gain: float = 1.0):
+    """``(inputs, is_static, steps)`` for the model: images encoded per ``kind`` over ``num_steps``
+    steps, or binned events fed as they are, over their own number of bins."""
+    if input_kind == "events":
+        return inputs.transpose(0, 1).float(), False, inputs.shape[1]
+    encoded, static = encode(kind, inputs, num_steps, gain)
+    return encoded, static, num_steps

@@ -49,6 +49,7 @@ def registry_problems(cfg: Config) -> list[tuple[str, str]]:
                 + did_you_mean(cfg.stream.kind, choices),
             )
         )
+    problems += input_kind_problems(cfg)
     num_classes = DATASETS[cfg.data.dataset].num_classes
     flat = [c for task in cfg.data.class_order for c in task]
     if any(c >= num_classes for c in flat):
@@ -100,6 +101,23 @@ def registry_problems(cfg: Config) -> list[tuple[str, str]]:
             )
         )
     return problems
+
+
+def input_kind_problems(cfg: Config) -> list[tuple[str, str]]:
+    """Settings that only make sense for image input, refused for a dataset of binned events."""
+    info = DATASETS[cfg.data.dataset]
+    if info.input_kind == "image":
+        return []
+    image_only = [
+        ("replay.shift_pixels", cfg.replay.shift_pixels > 0, "shifts replayed images"),
+        ("quirks.store_encoded", cfg.quirks.store_encoded, "stores rate-coded images"),
+        ("stream.kind", cfg.stream.kind == "domain", "permutes or rotates images"),
+    ]
+    return [
+        (key, f"{key} {what}, and {cfg.data.dataset}'s input is {info.input_kind}, not images")
+        for key, present, what in image_only
+        if present
+    ]
 
 
 def backbone_name(cfg: Config) -> str:

@@ -13,10 +13,11 @@ from spikereplay.datasets.tasks import ImageArrays, TaskData, merge_tasks, split
 class DatasetInfo:
     name: str
     num_classes: int
-    image_shape: tuple[int, int, int]  # (channels, height, width) of one image
+    image_shape: tuple[int, ...]  # the shape of one input at one step: (channels, height, width) of an image
     load: Callable[..., ImageArrays]  # load(root, download) -> the train and test arrays
     class_names: tuple[str, ...] = ()  # what plots and reports call class i (default: its index)
-    # "image": uint8 images, encoded into spikes by ``encoding``; time-varying input (events) is next
+    # "image": uint8 images, encoded into spikes per ``encoding``; "events": time-varying input binned
+    # in time, uint8 (N, T, ...), fed bin by bin (``spikereplay.encoding.encode_inputs``)
     input_kind: str = "image"
     default_backbone: str = "conv"  # model.backbone where a config does not name one
 

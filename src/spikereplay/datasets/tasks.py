@@ -15,7 +15,8 @@ from spikereplay.errors import DataError
 
 def check_images_labels(images, labels, name: str, num_classes: int) -> None:
     """Refuse data whose shapes disagree or whose labels fall outside 0..num_classes-1."""
-    if images.ndim not in (3, 4) or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+    # images (N, H, W) or (N, C, H, W); binned events (N, T, C, H, W) or (N, T, channels)
+    if images.ndim not in (3, 4, 5) or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise DataError(f"{name}: images {tuple(images.shape)} and labels {tuple(labels.shape)} do not match")
     if labels.shape[0] and (int(labels.max()) >= num_classes or int(labels.min()) < 0):
         raise DataError(f"{name}: label {int(labels.max())} outside 0..{num_classes - 1}")

@@ -21,7 +21,8 @@ from typing import ClassVar, Literal, NamedTuple
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from spikereplay.encoding import encode
+from spikereplay.datasets import DATASETS
+from spikereplay.encoding import encode_inputs
 from spikereplay.losses import count_loss, snn_logits
 from spikereplay.memory import random_shift
 from spikereplay.replay_rules import replay_rules
@@ -29,7 +30,7 @@ from spikereplay.scenarios import SCENARIOS
 
 
 class Batch(NamedTuple):
-    images: torch.Tensor  # uint8, on the CPU
+    images: torch.Tensor  # the dataset's inputs, uint8 on the CPU: images, or binned events (B, T, ...)
     labels: torch.Tensor  # class indices
     # the task the batch comes from; None in an online stream, which never tells the strategy
     task_id: int | None
@@ -59,6 +60,7 @@ class Strategy:
         self.memory = memory
         self.params = self.Params.model_validate(cfg.strategy_params)
         self.replay_rules = replay_rules(cfg)  # how replayed samples are scored (the published code's quirks)
+        self.input_kind = DATASETS[cfg.data.dataset].input_kind  # images are encoded; events fed as binned
 
     # -- the interface ---------------------------------------------------------
     def begin_task(self, task) -> None:
@@ -82,9 +84,12 @@ class Strategy:
 
     # -- helpers ---------------------------------------------------------------
     def encoded(self, images: torch.Tensor):
-        """``(inputs, static, num_steps)``: uint8 ``images`` encoded per the config, ready for a model."""
-        steps = self.cfg.training.num_steps
-        inputs, static = encode(self.cfg.encoding.kind, images.to(self.device), steps, self.cfg.encoding.gain)
+        """``(inputs, static, num_steps)``: a batch of the dataset's inputs (uint8 images, or binned
+        events) encoded per the config, ready for a model."""
+        inputs, static, steps = encode_inputs(
+            self.input_kind, self.cfg.encoding.kind, images.to(self.device), self.cfg.training.num_steps,
+            self.cfg.encoding.gain,
+        )  # fmt: skip
         return inputs.to(self.model.real_dtype), static, steps
 
     def outputs(self, images: torch.Tensor):
