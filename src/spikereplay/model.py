@@ -29,18 +29,13 @@ import torch.nn.functional as F
 
 from spikereplay.backbones import UserBackbone, build_backbone
 from spikereplay.backbones.base import SpikingModule
-from spikereplay.backbones.conv import ConvBackbone, conv_features
+from spikereplay.backbones.conv import ConvBackbone
 from spikereplay.config import ModelConfig
 from spikereplay.heads import Heads
 
 # the seed's network kept its layers at the top level before backbones existed: checkpoints of
 # that time name them so, and load into ``backbone.*``
 LEGACY_BACKBONE_KEYS = ("conv1.", "conv2.", "lif1.", "lif2.")
-
-
-def backbone_features(image_shape: tuple[int, int, int]) -> int:
-    """Features of the conv backbone for images of this shape."""
-    return conv_features(image_shape)
 
 
 class SpikingNet(SpikingModule):
