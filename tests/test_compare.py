@@ -1,4 +1,5 @@
 import json
+import os
 
 import torch
 
@@ -102,3 +103,28 @@ def test_a_run_records_its_threads_cpu_and_versions(tiny_config):
     environment = metrics["environment"]
     assert environment["threads"] == torch.get_num_threads() and environment["precision"] == "fp32"
     assert environment["torch"] == torch.__version__ and environment["cpu"]
+    assert isinstance(environment["deterministic_kernels"], bool)
+    if environment["device"].startswith("cuda"):
+        assert environment["deterministic_kernels"]
+
+
+def test_a_cuda_run_switches_to_deterministic_kernels_and_keeps_a_cublas_setting_the_user_gave(monkeypatch):
+    from spikereplay.environment import make_cuda_deterministic
+
+    cudnn = torch.backends.cudnn
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    saved_cudnn = (cudnn.deterministic, cudnn.benchmark)
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    torch.use_deterministic_algorithms(False)
+    cudnn.deterministic, cudnn.benchmark = False, True
+    try:
+        make_cuda_deterministic()
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert cudnn.deterministic and not cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+        make_cuda_deterministic()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        cudnn.deterministic, cudnn.benchmark = saved_cudnn

@@ -340,7 +340,9 @@ def test_task_free_masking_leaves_unseen_outputs_untrained_and_resumes(tiny_conf
 @pytest.mark.parametrize("native_bf16", [False, True])
 def test_bf16_run_warns_where_the_cpu_emulates_bf16(tiny_config, monkeypatch, native_bf16):
     monkeypatch.setattr("spikereplay.experiment.cpu_has_native_bf16", lambda: native_bf16)
-    cfg = tiny_config(precision="bf16", data={"train_per_class": 20, "test_per_class": 10, "class_order": [[0, 1]]})
+    cfg = tiny_config(
+        precision="bf16", device="cpu", data={"train_per_class": 20, "test_per_class": 10, "class_order": [[0, 1]]}
+    )
     lines: list[str] = []
     assert run_experiment(cfg, log=lines.append)["complete"]
     warned = [line for line in lines if "precision bf16" in line]

@@ -196,6 +196,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
 
 
+def variants_argument(variants) -> str:
+    return "" if not variants else " --variants " + " ".join(f'"{name}"' for name in variants)
+
+
 def main(args) -> int:
     if min(args.batch_sizes) < 1 or args.num_steps < 1 or args.rounds < 1 or args.eval_batch < 1:
         from spikereplay.errors import ConfigError
@@ -226,7 +230,7 @@ def main(args) -> int:
             f"Machine: {machine_description(args.device)}\n\n"
             f"Command: `spikereplay bench --device {args.device} --batch-sizes {' '.join(map(str, args.batch_sizes))} "
             f"--num-steps {args.num_steps} --eval-batch {args.eval_batch} --rounds {args.rounds} "
-            f"--seconds {args.seconds}`\n\n"
+            f"--seconds {args.seconds}{variants_argument(args.variants)}`\n\n"
             "Throughput in samples/s, median of the rounds; ratios are against the textbook snnTorch "
             "loop (snn.Leaky called once per step per layer, fp32) measured in the same run on the same "
             "data. Training = encode + forward + ce_count_loss + backward + Adam step. The reference "

@@ -18,7 +18,7 @@ from spikereplay import io as atomic
 from spikereplay.config import Config
 from spikereplay.config_files import config_to_yaml
 from spikereplay.datasets import dataset_info, load_dataset
-from spikereplay.environment import run_environment, versions
+from spikereplay.environment import make_cuda_deterministic, run_environment, versions
 from spikereplay.errors import ConfigError, DataError
 from spikereplay.loader import backbone_name, load_config
 from spikereplay.memory import make_buffer
@@ -63,8 +63,10 @@ def build_tasks(cfg: Config):
 
 def build_trainer(cfg: Config, stream, eval_tasks, run_dir: Path) -> Trainer:
     """config -> model, scenario, optimizer, memory and strategy -> the trainer."""
-    torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        make_cuda_deterministic()  # before the first CUDA kernel runs
+    torch.manual_seed(cfg.seed)
     info = dataset_info(cfg.data.dataset)
     try:
         model = build_model(
