@@ -142,6 +142,11 @@ class TrainingConfig(Section):
     # task-free: also score each task before it is trained, for forward transfer (Lopez-Paz & Ranzato 2017)
     forward_transfer: bool = False
 
+    # weight of the silent-output floor (losses.silent_floor) added to every cross-entropy term on
+    # spike counts: relu(threshold - max_t U) on the true class's output, zero once that output
+    # fires; 0 = off (issue 23: an output driven to 0 spikes gets almost no surrogate gradient)
+    silent_floor: float = Field(0.0, ge=0.0, le=1e3)
+
     # after each class-incremental task, rescale the newest head's weights to the old heads' mean
     # row norm (weight aligning, Zhao et al., CVPR 2020): a bias correction any strategy can use
     weight_align: bool = False

@@ -31,6 +31,20 @@ def count_loss(spikes: torch.Tensor, labels: torch.Tensor, columns: list[int], c
     return _count_loss(spikes.index_select(-1, index), targets)
 
 
+def silent_floor(mems: torch.Tensor, labels: torch.Tensor, class_to_column: torch.Tensor, threshold: float):
+    """Per-sample ``relu(threshold - max_t U[t, y])``: how far the true class's output membrane
+    stayed below the firing threshold, 0 once it fired (issue 23).
+
+    The count loss reaches a neuron only through the surrogate gradient of its spikes, which is
+    tiny far below threshold: an output driven silent gets almost no gradient and stays silent.
+    This term reaches the membrane directly, so it pushes a silent true-class output back up to
+    threshold and leaves every output that fires untouched.
+    """
+    columns = class_to_column[labels.cpu()].to(mems.device)
+    peak = mems.amax(0).gather(1, columns[:, None]).squeeze(1)
+    return torch.relu(threshold - peak)
+
+
 def snn_logits(spikes: torch.Tensor, mems: torch.Tensor, kind: str) -> torch.Tensor:
     """What plays the role of logits [B, C] for an SNN: output spike ``counts`` (what the count loss
     and the prediction use) or the summed output ``membrane`` potential (graded, never tied)."""

@@ -44,15 +44,15 @@ class AGEM(Strategy):
         scored = self.current_columns(batch.task_id)
         terms = {}
         if replayed is not None:
-            spikes, _ = self.outputs(replayed["images"])
-            reference_loss = self.replay_losses(spikes, replayed["labels"], replayed["task_ids"]).mean()
+            spikes, mems = self.outputs(replayed["images"])
+            reference_loss = self.replay_losses(spikes, replayed["labels"], replayed["task_ids"], mems).mean()
             self.optim.zero_grad()
             reference_loss.backward()
             reference = [None if p.grad is None else p.grad.clone() for p in params]
             scored = scored + self.replay_columns(replayed["task_ids"])
             terms["reference"] = float(reference_loss.detach())
-        spikes, _ = self.outputs(batch.images)
-        loss = self.current_losses(spikes, batch.labels, batch.task_id).mean()
+        spikes, mems = self.outputs(batch.images)
+        loss = self.current_losses(spikes, batch.labels, batch.task_id, mems).mean()
         self.optim.zero_grad()
         loss.backward()
         if replayed is not None:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from spikereplay.datasets import DATASETS
 from spikereplay.encoding import encode_inputs
-from spikereplay.losses import count_loss, snn_logits
+from spikereplay.losses import count_loss, silent_floor, snn_logits
 from spikereplay.memory import random_shift
 from spikereplay.replay_rules import replay_rules
 from spikereplay.scenarios import SCENARIOS
@@ -113,8 +113,22 @@ class Strategy:
             return self.scenario.task_columns[task_id]
         return self.scenario.active_columns()
 
-    def current_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_id: int) -> torch.Tensor:
-        return count_loss(spikes, labels, self.current_columns(task_id), self.scenario.class_to_column)
+    def current_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_id: int, mems=None) -> torch.Tensor:
+        losses = count_loss(spikes, labels, self.current_columns(task_id), self.scenario.class_to_column)
+        return losses + self.floor_losses(mems, labels)
+
+    def floor_losses(self, mems: torch.Tensor | None, labels: torch.Tensor):
+        """``training.silent_floor`` x ``losses.silent_floor`` per sample (0 when the floor is off);
+        a strategy passes the output membranes wherever it scores a cross-entropy."""
+        weight = self.cfg.training.silent_floor
+        if not weight:
+            return 0.0
+        if mems is None:
+            raise RuntimeError(
+                f"training.silent_floor is set but {type(self).__name__} did not pass the output "
+                "membranes to its loss: pass mems= to current_losses/replay_losses, or set training.silent_floor=0"
+            )
+        return weight * silent_floor(mems, labels, self.scenario.class_to_column, self.model.cfg.threshold)
 
     def _replayed_task_columns(self, task_id: int) -> list[int]:
         """The own-head columns of a replayed task, as the run's replay rules leave them
@@ -137,8 +151,11 @@ class Strategy:
             labels = rule.replayed_labels(self.scenario, labels, columns)
         return labels
 
-    def replay_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_ids: torch.Tensor) -> torch.Tensor:
+    def replay_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_ids: torch.Tensor, mems=None):
         """Per-sample loss of replayed samples, each on ``replay_columns``' rule."""
+        return self._replay_count_losses(spikes, labels, task_ids) + self.floor_losses(mems, labels)
+
+    def _replay_count_losses(self, spikes: torch.Tensor, labels: torch.Tensor, task_ids: torch.Tensor):
         scenario = self.scenario
         if scenario.kind == "class_incremental" and self.cfg.replay.heads == "own":
             losses = torch.empty(labels.shape[0], device=spikes.device, dtype=spikes.dtype)

@@ -41,7 +41,7 @@ class DER(Strategy):
         replayed = [rows for rows in replayed if rows is not None]
         images = torch.cat([batch.images.cpu(), *(rows["images"] for rows in replayed)])
         spikes, mems = self.outputs(images)
-        current = self.current_losses(spikes[:, :count], batch.labels, batch.task_id).mean()
+        current = self.current_losses(spikes[:, :count], batch.labels, batch.task_id, mems[:, :count]).mean()
         loss, terms, scored = current, {"current": float(current.detach())}, self.current_columns(batch.task_id)
         if replayed:
             start, end = count, count + replayed[0]["labels"].shape[0]
@@ -51,12 +51,14 @@ class DER(Strategy):
                 stored = stored.nan_to_num(0.0)
             distill = distill_mse(logits, stored).mean()
             loss = loss + self.params.alpha * distill
+            if self.cfg.training.silent_floor:  # it also keeps a distilled sample's own output firing
+                loss = loss + self.floor_losses(mems[:, start:end], replayed[0]["labels"]).mean()
             terms["distill"] = float(distill.detach())
             distilled = (~torch.isnan(stored)).any(0).nonzero().flatten().tolist()
             scored = scored + self.replay_columns(replayed[0]["task_ids"]) + distilled
         if len(replayed) == 2:
             second = replayed[1]
-            replay_ce = self.replay_losses(spikes[:, end:], second["labels"], second["task_ids"]).mean()
+            replay_ce = self.replay_losses(spikes[:, end:], second["labels"], second["task_ids"], mems[:, end:]).mean()
             loss = loss + self.params.beta * replay_ce
             terms["replay"] = float(replay_ce.detach())
             scored = scored + self.replay_columns(second["task_ids"])

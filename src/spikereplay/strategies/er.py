@@ -37,8 +37,8 @@ class ER(Strategy):
         if self.cfg.replay.schedule != "separate_pass":
             return
         for rows in self.memory.stored_batches(task.task_id):
-            spikes, _ = self.outputs(rows["images"])
-            losses = self.replay_losses(spikes, rows["labels"], rows["task_ids"])
+            spikes, mems = self.outputs(rows["images"])
+            losses = self.replay_losses(spikes, rows["labels"], rows["task_ids"], mems)
             minimize(self.model, self.replay_optimizer, losses.mean(), self.replay_columns(rows["task_ids"]))
 
     def observe(self, batch: Batch) -> dict[str, float]:
@@ -56,13 +56,13 @@ class ER(Strategy):
         if not store_first:
             self.memory.observe(batch.images, batch.labels, batch.task_id)
         if replayed is None:
-            spikes, _ = self.outputs(batch.images)
-            loss = self.current_losses(spikes, batch.labels, batch.task_id).mean()
+            spikes, mems = self.outputs(batch.images)
+            loss = self.current_losses(spikes, batch.labels, batch.task_id, mems).mean()
             return {"loss": self.optim.minimize(loss, self.current_columns(batch.task_id))}
-        spikes, _ = self.outputs(torch.cat([batch.images.cpu(), replayed["images"]]))
+        spikes, mems = self.outputs(torch.cat([batch.images.cpu(), replayed["images"]]))
         count = batch.images.shape[0]
-        new_losses = self.current_losses(spikes[:, :count], batch.labels, batch.task_id)
-        old_losses = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"])
+        new_losses = self.current_losses(spikes[:, :count], batch.labels, batch.task_id, mems[:, :count])
+        old_losses = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"], mems[:, count:])
         scored = self.current_columns(batch.task_id) + self.replay_columns(replayed["task_ids"])
         total = self.optim.minimize(torch.cat([new_losses, old_losses]).mean(), scored)
         return {

@@ -45,13 +45,14 @@ class ERACE(Strategy):
         replayed = self.replay_sample(self.replay_batch_size(batch), batch.task_id) if asymmetric else None
         self.memory.observe(batch.images, batch.labels, batch.task_id)  # after the draw: no replay of itself
         images = batch.images.cpu() if replayed is None else torch.cat([batch.images.cpu(), replayed["images"]])
-        spikes, _ = self.outputs(images)
+        spikes, mems = self.outputs(images)
         count = batch.images.shape[0]
         columns = self.current_columns_ace(batch.labels, asymmetric)
-        current = count_loss(spikes[:, :count], batch.labels, columns, self.scenario.class_to_column).mean()
+        current = count_loss(spikes[:, :count], batch.labels, columns, self.scenario.class_to_column)
+        current = (current + self.floor_losses(mems[:, :count], batch.labels)).mean()
         if replayed is None:
             return {"loss": self.optim.minimize(current, columns), "current": float(current.detach())}
-        replay = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"]).mean()
+        replay = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"], mems[:, count:]).mean()
         scored = columns + self.replay_columns(replayed["task_ids"])
         total = self.optim.minimize(current + replay, scored)
         return {"loss": total, "current": float(current.detach()), "replay": float(replay.detach())}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from spikereplay.losses import quadratic_penalty
+from spikereplay.losses import count_loss, quadratic_penalty
 from spikereplay.model import current_names
 from spikereplay.strategies.base import Batch, NoParams, Strategy
 
@@ -31,8 +31,8 @@ class EWCOnline(Strategy):
         return quadratic_penalty(dict(self.model.named_parameters()), self.fisher, self.anchor)
 
     def observe(self, batch: Batch) -> dict[str, float]:
-        spikes, _ = self.outputs(batch.images)
-        current = self.current_losses(spikes, batch.labels, batch.task_id).mean()
+        spikes, mems = self.outputs(batch.images)
+        current = self.current_losses(spikes, batch.labels, batch.task_id, mems).mean()
         penalty = self.penalty()
         total = self.optim.minimize(current + self.params.e_lambda * penalty, self.current_columns(batch.task_id))
         return {"loss": total, "current": float(current.detach()), "penalty": float(penalty.detach())}
@@ -43,7 +43,8 @@ class EWCOnline(Strategy):
         count = min(self.params.fisher_samples, task.train_x.shape[0])
         for index in torch.linspace(0, task.train_x.shape[0] - 1, count).long().tolist():
             spikes, _ = self.outputs(task.train_x[index : index + 1])
-            nll = self.current_losses(spikes, task.train_y[index : index + 1], task.task_id).mean()
+            labels = task.train_y[index : index + 1]  # the likelihood alone, without the silent floor
+            nll = count_loss(spikes, labels, self.current_columns(task.task_id), self.scenario.class_to_column).mean()
             self.model.zero_grad(set_to_none=True)
             nll.backward()
             weight = torch.exp(-nll.detach())  # the probability of the true class

@@ -37,7 +37,7 @@ class LwF(Strategy):
     def observe(self, batch: Batch) -> dict[str, float]:
         encoded = self.encoded(batch.images)
         spikes, mems = self.model(*encoded)
-        current = self.current_losses(spikes, batch.labels, batch.task_id).mean()
+        current = self.current_losses(spikes, batch.labels, batch.task_id, mems).mean()
         if self.teacher is None:
             return {"loss": self.optim.minimize(current, self.current_columns(batch.task_id))}
         with torch.no_grad():

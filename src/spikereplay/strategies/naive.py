@@ -7,8 +7,8 @@ from spikereplay.strategies.base import Batch, Strategy
 
 class Naive(Strategy):
     def observe(self, batch: Batch) -> dict[str, float]:
-        spikes, _ = self.outputs(batch.images)
-        loss = self.current_losses(spikes, batch.labels, batch.task_id).mean()
+        spikes, mems = self.outputs(batch.images)
+        loss = self.current_losses(spikes, batch.labels, batch.task_id, mems).mean()
         return {"loss": self.optim.minimize(loss, self.current_columns(batch.task_id))}
 
 

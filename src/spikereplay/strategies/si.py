@@ -35,8 +35,8 @@ class SI(Strategy):
             self.start.setdefault(name, p.detach().clone())
             self.path.setdefault(name, torch.zeros_like(p))
         before = {name: p.detach().clone() for name, p in params.items()}
-        spikes, _ = self.outputs(batch.images)
-        current = self.current_losses(spikes, batch.labels, batch.task_id).mean()
+        spikes, mems = self.outputs(batch.images)
+        current = self.current_losses(spikes, batch.labels, batch.task_id, mems).mean()
         penalty = quadratic_penalty(params, self.omega, self.anchor)
         self.optim.zero_grad()
         current.backward()
