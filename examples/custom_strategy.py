@@ -29,12 +29,13 @@ class WeightedReplay(Strategy):
         self.memory.observe(batch.images, batch.labels, batch.task_id)
         replayed = self.replay_sample(self.replay_batch_size(batch), batch.task_id)
         images = batch.images if replayed is None else torch.cat([batch.images, replayed["images"]])
-        spikes, _ = self.outputs(images)
+        spikes, mems = self.outputs(images)  # mems: for training.silent_floor, when it is on
         count = batch.images.shape[0]
-        loss = self.current_losses(spikes[:, :count], batch.labels, batch.task_id).mean()
+        loss = self.current_losses(spikes[:, :count], batch.labels, batch.task_id, mems[:, :count]).mean()
         scored = self.current_columns(batch.task_id)
         if replayed is not None:
-            replay = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"]).mean()
+            replay = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"], mems[:, count:])
+            replay = replay.mean()
             loss = loss + self.params.replay_weight * replay
             scored = scored + self.replay_columns(replayed["task_ids"])
         return {"loss": self.optim.minimize(loss, scored)}

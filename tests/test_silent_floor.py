@@ -2,12 +2,12 @@
 
 import pytest
 import snntorch as snn
-from snntorch import surrogate
 import torch
+from snntorch import surrogate
 
 from spikereplay.experiment import build_tasks, build_trainer
 from spikereplay.losses import count_loss, silent_floor
-from spikereplay.strategies import Batch
+from spikereplay.strategies import Batch, Strategy
 
 IDENTITY = torch.arange(2)  # class c is column c
 
@@ -90,8 +90,22 @@ def test_every_strategy_adds_the_floor_to_its_loss_when_asked(tiny_config, tmp_p
     assert on["loss"] != off["loss"]
 
 
+class CountsOnly(Strategy):
+    """A user's strategy written before the floor existed: it scores spikes alone."""
+
+    def observe(self, batch: Batch) -> dict[str, float]:
+        spikes, _ = self.outputs(batch.images)
+        loss = self.current_losses(spikes, batch.labels, batch.task_id).mean()
+        return {"loss": self.optim.minimize(loss, self.current_columns(batch.task_id))}
+
+
 def test_a_user_strategy_that_does_not_pass_its_membranes_is_told_how(tiny_config, tmp_path):
-    with pytest.raises(RuntimeError, match="training.silent_floor is set but WeightedReplay did not pass"):
+    with pytest.raises(RuntimeError, match="training.silent_floor is set but CountsOnly did not pass the output"):
+        two_tasks_of_steps(tiny_config, tmp_path, "tests.test_silent_floor:CountsOnly", 1.0, {})
+    # the example in the README passes them
+    assert (
         two_tasks_of_steps(
             tiny_config, tmp_path, "examples.custom_strategy:WeightedReplay", 1.0, {"memory": {"size": 40}}
-        )
+        )["loss"]
+        > 0
+    )
