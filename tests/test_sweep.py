@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -270,6 +271,44 @@ def test_killed_sweep_resumes_each_run_once(tmp_path, capsys):
     write_sweep(path, **{**spec, "overrides": [*TINY, "training.lr=0.01"]})
     assert cli.main(["sweep", str(path), "--output-dir", str(crashed)]) == 2
     assert "different config" in capsys.readouterr().err
+
+
+def spawned_workers(pid: int) -> list[int]:
+    """The pool workers among a process's children (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_ends_its_workers_records_no_failure_and_resumes(tmp_path, capsys):
+    path = write_sweep(
+        tmp_path / "s.yaml", base=str(BASE), overrides=[*TINY, "training.epochs=60"], grid={"seed": [0, 1]}
+    )
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "spikereplay.cli", "sweep", str(path), "--output-dir", str(out), "--workers", "2"]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while len(list(out.glob("runs/*/config.yaml"))) < 2:  # both runs in flight
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    workers = spawned_workers(proc.pid)
+    assert len(workers) == 2
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err, err
+    assert not (out / "failures.jsonl").exists() and not (out / "results.jsonl").exists()
+    time.sleep(1.0)
+    assert not [pid for pid in workers if running(pid)]  # no run left training on its own
+
+    assert cli.main(["sweep", str(path), "--output-dir", str(out)]) == 0
+    assert sorted(r["run"] for r in run_lines(out / "results.jsonl")) == ["cil_naive_seed0", "cil_naive_seed1"]
 
 
 def test_workers_with_ray_is_a_clear_error(tmp_path, capsys):

@@ -38,9 +38,13 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import multiprocessing
 import os
+import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -259,9 +263,34 @@ def _run_local(todo: list[Point], results_path: Path, workers: int, verbose: boo
             except Exception as exc:
                 failures += 1
                 progress.failed(futures[future].name, exc)
+    except KeyboardInterrupt:
+        # Ctrl-C or a kill: end the runs in flight too (left alone, they would train on unseen), and
+        # record none of them as failed. Each keeps its last checkpoint and resumes from it.
+        for worker in multiprocessing.active_children():
+            worker.terminate()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return failures
+
+
+@contextmanager
+def stopped_by_kill():
+    """A ``kill`` (SIGTERM) stops a sweep as Ctrl-C does: the runs in flight end with it, nothing
+    half-written is recorded, and the same command resumes. Without this the sweep's own process
+    would die at once and leave its workers running."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_ray(todo: list[Point], results_path: Path, args, progress: Progress) -> int:
@@ -341,7 +370,7 @@ def main(args) -> int:
     slow_precision = slow_precision_warning(todo) if args.backend == "local" else None
     if slow_precision:
         print(f"warning: {slow_precision}", file=sys.stderr, flush=True)
-    with Progress(len(todo), directory / FAILURES_FILE) as progress:
+    with stopped_by_kill(), Progress(len(todo), directory / FAILURES_FILE) as progress:
         if args.backend == "ray":
             failures = _run_ray(todo, results_path, args, progress)
         else:
