@@ -75,7 +75,8 @@ def test_a_committed_sweep_without_its_runs_is_compared_from_its_results_lines(t
 
 def test_the_committed_strategies_table_compares_on_a_fresh_clone(capsys):
     assert cli.main(["compare", "results/strategies/table"]) == 0
-    assert "| cil_er_m200_seed0 |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| cil_er_m500_seed0 |" in out and "| cil_er_m200_seed0_d76533 |" in out
 
 
 def write_run(path, threads: int, cpu: str):
