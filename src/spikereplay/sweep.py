@@ -264,8 +264,9 @@ def _run_local(todo: list[Point], results_path: Path, workers: int, verbose: boo
                 failures += 1
                 progress.failed(futures[future].name, exc)
     except KeyboardInterrupt:
-        # Ctrl-C or a kill: end the runs in flight too (left alone, they would train on unseen), and
-        # record none of them as failed. Each keeps its last checkpoint and resumes from it.
+        # Ctrl-C or a kill: end the runs in flight too (left alone, they would go on training with no
+        # sweep left to record them), and record none of them as failed. Each keeps its last
+        # checkpoint and resumes from it.
         for worker in multiprocessing.active_children():
             worker.terminate()
         raise
