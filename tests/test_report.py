@@ -276,6 +276,21 @@ def test_strategies_report_rows_beside_the_ann_numbers(tmp_path):
     assert (tmp_path / "final_vs_buffer.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_buffer_plot_draws_every_scenario_not_only_class_incremental():
+    from spikereplay.report.strategies import buffer_series
+
+    online = [dict(strategy_record(f"o{s}", "er", 500, s, 94.0 + s, 99.0), stream="online") for s in (0, 1)]
+    online.append(dict(strategy_record("j0", "joint", 0, 0, 97.0, 99.5), stream="online"))
+    domain = [dict(strategy_record("d0", "derpp", 500, 0, 91.0, 91.0), scenario="domain_incremental")]
+    series = buffer_series(online + domain)
+    # an online run's scenario column is "online"; before, the plot kept class-incremental runs only
+    # and drew an empty figure for these sweeps
+    assert sorted(series) == ["domain_incremental", "online"]
+    assert series["online"]["er"] == {"points": [(500, 94.5)], "per_task": False, "level": None}
+    assert series["online"]["joint"]["level"] == 97.0
+    assert series["domain_incremental"]["derpp"]["points"] == [(500, 91.0)]
+
+
 def test_ablation_table_orders_steps_and_names_the_key_each_adds():
     import importlib.util
 

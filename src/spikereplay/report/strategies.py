@@ -177,44 +177,93 @@ def render_strategies_report(records: list[dict], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+SCENARIO_ACCURACY = {
+    "class_incremental": "class-IL",
+    "online": "class-IL, online stream",
+    "task_free": "one head, task-free",
+    "domain_incremental": "domain-IL",
+}
+
+
+def buffer_series(records: list[dict]) -> dict[str, dict[str, dict]]:
+    """What ``plot_final_vs_buffer`` draws, per scenario (the table's scenario column) and method:
+    ``points``, the (buffer, mean final accuracy) of its rows with a buffer, or ``level``, the mean
+    of a method without one, with ``per_task`` when it stores k batches per task instead."""
+    series: dict[str, dict[str, dict]] = {}
+    for (scenario, method, buffer), runs in method_rows(records).items():
+        entry = series.setdefault(scenario, {}).setdefault(method, {"points": [], "finals": [], "per_task": False})
+        finals = [r["final_average_accuracy"] for r in runs]
+        if buffer is not None:
+            entry["points"].append((buffer, mean_std(finals)[0]))
+        else:
+            entry["finals"] += finals
+            entry["per_task"] |= any(r.get("memory_policy") == "per_task_batches" for r in runs)
+    for methods in series.values():
+        for entry in methods.values():
+            entry["points"].sort()
+            finals = entry.pop("finals")
+            entry["level"] = None if entry["points"] else mean_std(finals)[0]
+    return series
+
+
+def _buffer_panel(ax, scenario: str, methods: dict, ann_applies: bool) -> None:
+    for index, (method, entry) in enumerate(methods.items()):
+        color = f"C{index % 10}"
+        if entry["points"]:
+            ax.plot(*zip(*entry["points"]), marker="o", color=color, label=method)
+            base = method.split(" ")[0]
+            ann = [(b, PUBLISHED_ANN[(base, b)][0]) for b, _ in entry["points"] if (base, b) in PUBLISHED_ANN]
+            if ann and ann_applies and scenario == "class_incremental":
+                ax.plot(*zip(*ann), "--", marker="x", color=color, alpha=0.6, label=f"{method} (ANN)")
+        else:
+            what = "k batches per task, not a buffer in samples" if entry["per_task"] else "no buffer"
+            ax.axhline(entry["level"], color=color, linestyle=":", label=f"{method} ({what})")
+    accuracy = SCENARIO_ACCURACY.get(scenario, scenario)
+    ax.set(xscale="log", xlabel="buffer (samples)", ylabel=f"{accuracy} final accuracy (%)", ylim=(0, 101))
+    sizes = sorted({buffer for entry in methods.values() for buffer, _ in entry["points"]})
+    ax.set_xticks(sizes, [str(size) for size in sizes], minor=False)
+    ax.set_xticks([], minor=True)  # the log axis's minor labels (3x10^2, ...) crowd the buffer sizes
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+
+
+def _bar_panel(ax, scenario: str, rows: dict) -> None:
+    """One buffer size (or none) in the scenario: a line per method would be a single point, so
+    each row is a bar, mean ± sample std over its seeds, with its value written beside it."""
+    labels, means, stds = [], [], []
+    for (_, method, buffer), runs in rows.items():
+        mean, std = mean_std([r["final_average_accuracy"] for r in runs])
+        labels.append(method + (f" [{buffer}]" if buffer is not None else ""))
+        means.append(mean)
+        stds.append(std or 0.0)
+    positions = list(range(len(labels)))[::-1]  # the table's order, top to bottom
+    ax.barh(positions, means, xerr=stds, color=[f"C{i % 10}" for i in range(len(labels))], alpha=0.8)
+    for y, mean in zip(positions, means):
+        ax.text(min(mean + 1, 80), y, f"{mean:.2f}", va="center", fontsize=7)
+    ax.set_yticks(positions, labels, fontsize=6)
+    accuracy = SCENARIO_ACCURACY.get(scenario, scenario)
+    ax.set(xlim=(0, 101), xlabel=f"{accuracy} final accuracy (%), [buffer in samples]")
+    ax.grid(alpha=0.3, axis="x")
+
+
 def plot_final_vs_buffer(records: list[dict], path: Path) -> None:
-    """Class-IL runs' final accuracy vs buffer size per method (solid), the ANN numbers (dashed, x), and
-    the buffer-free methods as horizontal lines."""
+    """Per scenario of the sweep, one panel: final accuracy vs buffer size per method (solid), the
+    ANN numbers (dashed, x) on Split-MNIST and the buffer-free methods as horizontal lines; or, when
+    the sweep has one buffer size, a bar per row."""
     import matplotlib.pyplot as plt
 
     from spikereplay.plots import save_figure
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    rows = method_rows([r for r in records if r["scenario"] == "class_incremental"])
-    colors: dict[str, str] = {}
-    for _, method, _ in rows:
-        colors.setdefault(method, f"C{len(colors) % 10}")
-    for method, color in colors.items():
-        points = sorted(
-            (buffer, mean_std([r["final_average_accuracy"] for r in runs])[0])
-            for (_, m, buffer), runs in rows.items()
-            if m == method and buffer is not None
-        )
-        if points:
-            ax.plot(*zip(*points), marker="o", color=color, label=method)
-            base = method.split(" ")[0]
-            ann = [(b, PUBLISHED_ANN[(base, b)][0]) for b, _ in points if (base, b) in PUBLISHED_ANN]
-            ann = ann if on_split_mnist(records) else []
-            if ann:
-                ax.plot(*zip(*ann), "--", marker="x", color=color, alpha=0.6, label=f"{method} (ANN)")
+    series = buffer_series(records)
+    rows = method_rows(records)
+    panels = max(len(series), 1)
+    height = max(4.5, 0.3 * max((len([k for k in rows if k[0] == sc]) for sc in series), default=0))
+    fig, axes = plt.subplots(1, panels, figsize=(8 * panels, height), squeeze=False)
+    for ax, (scenario, methods) in zip(axes[0], series.items()):
+        sizes = {buffer for entry in methods.values() for buffer, _ in entry["points"]}
+        if len(sizes) > 1:
+            _buffer_panel(ax, scenario, methods, on_split_mnist(records))
         else:
-            value = mean_std(
-                [r["final_average_accuracy"] for (_, m, _), runs in rows.items() if m == method for r in runs]
-            )[0]
-            per_task = any(
-                r.get("memory_policy") == "per_task_batches"
-                for (_, m, _), runs in rows.items()
-                if m == method
-                for r in runs
-            )
-            what = "k batches per task, not a buffer in samples" if per_task else "no buffer"
-            ax.axhline(value, color=color, linestyle=":", label=f"{method} ({what})")
-    ax.set(xscale="log", xlabel="buffer (samples)", ylabel="class-IL final average accuracy (%)", ylim=(0, 101))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
+            _bar_panel(ax, scenario, {key: runs for key, runs in rows.items() if key[0] == scenario})
+        ax.set_title(scenario, fontsize=9)
     save_figure(fig, path)
