@@ -296,6 +296,19 @@ def test_a_step_that_did_not_take_is_warned_about(tiny_config, monkeypatch):
     assert sum("warning: after task 2" in line for line in lines) == 1
 
 
+@pytest.mark.parametrize("current_heads", ["own", "all"])
+def test_a_step_learnt_only_task_aware_under_own_heads_names_that_cause(tiny_config, monkeypatch, current_heads):
+    import spikereplay.trainer
+
+    # (class-IL, task-IL): task 2 scores 12.5 % among all outputs but 98 % with its task id given
+    scores = iter([(99.0, 99.0), (99.0, 99.0), (12.5, 98.0)])
+    monkeypatch.setattr(spikereplay.trainer, "evaluate", lambda *args: next(scores))
+    cfg = tiny_config(strategy="naive", training={"val_samples": 0, "current_heads": current_heads})
+    warning = run_experiment(cfg, log=quiet)["warnings"][0]
+    assert warning.startswith("after task 2: 12.5 %")
+    assert ("task-IL 98.0 %" in warning and "training.current_heads own" in warning) == (current_heads == "own")
+
+
 def test_scenario_masks_unseen_classes_only_in_task_free():
     from spikereplay.config import ModelConfig
     from spikereplay.model import SpikingConvNet

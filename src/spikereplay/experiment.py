@@ -88,9 +88,21 @@ def build_trainer(cfg: Config, stream, eval_tasks, run_dir: Path) -> Trainer:
     return trainer_class(cfg, strategy, stream, eval_tasks, run_dir)
 
 
-def likely_causes(cfg: Config, trainer: Trainer, silent: dict | None) -> str:
-    """What most often makes a task fail or a run end at chance, measured on this run."""
+def likely_causes(cfg: Config, trainer: Trainer, silent: dict | None, task_aware: float | None = None) -> str:
+    """What most often makes a task fail or a run end at chance, measured on this run
+    (``task_aware``: the failed step's task-IL accuracy on the same classes, when known)."""
     causes = []
+    if (
+        task_aware is not None
+        and task_aware >= 90
+        and cfg.scenario == "class_incremental"
+        and cfg.training.current_heads == "own"
+    ):
+        causes.append(
+            f"the task's own outputs were learnt (task-IL {task_aware:.1f} %), but training.current_heads own "
+            "never trains them against the earlier tasks' outputs on its data, so without a task id an earlier "
+            "output often wins; replay or later tasks may repair it"
+        )
     if silent and silent["silent_share"] is not None and silent["silent_share"] >= 50:
         causes.append(
             f"outputs fell silent: the true class's output fired no spike on {silent['silent_share']:.0f} % of "
@@ -112,9 +124,15 @@ def training_warnings(cfg: Config, trainer: Trainer, state: RunState) -> list[st
     ids = [task.task_id for task in trainer.eval_tasks]
     step_tasks = [[ids.index(t) for t in task.covers if t in ids] for task in trainer.stream[: state.steps_done]]
     silent = state.silent_outputs
+
+    def task_aware(step: int) -> float | None:
+        row = state.ti_matrix[step - 1] if step <= len(state.ti_matrix) else []
+        scores = [row[j] for j in step_tasks[step - 1] if j < len(row) and row[j] is not None]
+        return sum(scores) / len(scores) if scores else None
+
     warnings = [
         f"after task {step}: {accuracy:.1f} % on the classes just trained (< 50 %); "
-        + likely_causes(cfg, trainer, silent[step - 1] if step <= len(silent) else None)
+        + likely_causes(cfg, trainer, silent[step - 1] if step <= len(silent) else None, task_aware(step))
         for step, accuracy in failed_steps(state.matrix, step_tasks)
     ]
     if state.steps_done == len(trainer.stream) and state.matrix:
