@@ -1,5 +1,6 @@
 """Layout changes must not change a single number: exact results of tiny runs recorded before a
-refactor, in fp64 on every CPU and in fp32 bit for bit on the CPUs with a record (tests/regression/cases.py)."""
+refactor, in fp64 with pinned kernels on every x86-64 CPU and in fp32 bit for bit on the CPUs with a
+record (tests/regression/cases.py)."""
 
 import json
 from pathlib import Path
@@ -15,18 +16,28 @@ from tests.regression.cases import (
     PORTABLE_RECORD,
     cpu_key,
     fingerprint_mismatches,
+    pinned_kernels,
     read_exact_record,
     run_case,
+    run_portable,
     weight_fingerprint,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy_run"
 
 
+@pytest.fixture(scope="module")
+def pinned_fp64(tmp_path_factory):
+    """Every case in fp64, in one child process with the pinned kernels (tests/regression/cases.py)."""
+    return run_portable(list(CASES), tmp_path_factory.mktemp("fp64"))
+
+
 @pytest.mark.parametrize("name", list(CASES))
-def test_tiny_run_in_fp64_gives_the_recorded_matrices_and_weights_on_any_cpu(name, tmp_path):
+def test_tiny_run_in_fp64_gives_the_recorded_matrices_and_weights_on_any_cpu(name, pinned_fp64):
+    if "unpinned" in pinned_fp64:
+        pytest.skip(f"the fp64 record is for x86-64 CPUs with AVX2 and MKL: {pinned_fp64['unpinned']}")
     want = json.loads(PORTABLE_RECORD.read_text())[name]
-    got = run_case(name, tmp_path, "fp64")
+    got = pinned_fp64["cases"][name]
     assert got["accuracy_matrix"] == want["accuracy_matrix"]
     assert got["task_incremental_matrix"] == want["task_incremental_matrix"]
     assert fingerprint_mismatches(got["weights"], want["weights"]) == []
@@ -88,3 +99,8 @@ def test_checkpoint_of_the_old_layout_resumes_to_the_matrix_the_old_code_recorde
     assert metrics["accuracy_matrix"] == expected["accuracy_matrix"]
     resumed = torch.load(checkpoints / "task_2.pt", weights_only=False)
     assert "optimizer" in resumed and "batches" not in resumed["strategy"]["memory"]  # rewritten in the new layout
+
+
+def test_the_fp64_cases_refuse_to_count_as_pinned_in_an_unpinned_process():
+    # this test process has not set PINNED_ENV, so its kernels are not the record's
+    assert pinned_kernels() is not None

@@ -2,18 +2,23 @@
 
 Two records, because float kernels differ between CPUs:
 
-- ``portable.json``, checked on every CPU: each case run in ``precision: fp64``. There a kernel's
-  summation order moves a weight by about 1e-15 (measured: 3.4e-12 at most between 1 and 2
-  threads), far too little to flip a spike, so the accuracy matrices are the same bits everywhere.
-  Beside them, a fingerprint of the final weights (per tensor, its sum and its dot product with a
-  fixed random pattern) must agree within ``FINGERPRINT_TOLERANCE``: any change of behaviour larger
-  than the fp64 noise, a float32 rounding that sneaks into the maths included, moves it.
+- ``portable.json``, checked on every x86-64 CPU: each case run in ``precision: fp64``, in a child
+  process whose kernels are pinned (``PINNED_ENV``): MKL's reproducible branch ``COMPATIBLE``,
+  ATen's AVX2 kernels, one thread. fp64 alone is not enough: the runs are chaotic, so a one-ulp
+  change anywhere ends in a flipped spike some steps later. Measured on an AMD EPYC Zen 4: in fp64,
+  MKL's ``COMPATIBLE`` branch instead of its default changes 4 of the 9 matrices, and ATen's AVX2
+  kernels instead of its AVX-512 ones 3 (results/regression-portability/). MKL picks another branch
+  on an Intel Xeon than on an AMD EPYC; pinned, both run the same instructions in the same order.
+  Beside the matrices, a fingerprint of the final weights (per tensor, its sum and its dot product
+  with a fixed random pattern) must agree within ``FINGERPRINT_TOLERANCE``: a float32 rounding that
+  sneaks into the maths moves it.
 - ``exact_fp32.json``, keyed by CPU (``cpu_key``): the same cases in fp32, the precision results
   are run in, bit for bit. One ulp of change in the maths flips some spike in a few hundred
   steps, so this catches what fp64 cannot; it is checked on the CPUs that have a record and
   skipped, with the command to record one, elsewhere.
 
-``python -m tests.regression.cases`` compares this machine against both records;
+``python -m tests.regression.cases`` compares this machine against both records (the fp64 cases
+in the pinned child process);
 ``--record portable exact`` writes them (only ever before a refactor, on code whose
 numbers are trusted).
 """
@@ -23,6 +28,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -34,6 +42,10 @@ PORTABLE_RECORD = HERE / "portable.json"
 EXACT_RECORD = HERE / "exact_fp32.json"
 # The fp64 noise between thread counts reaches 3.4e-12 in a weight; a float32 rounding is ~1e-8.
 FINGERPRINT_TOLERANCE = 1e-9
+# Read when torch loads, so they are set for a child process. MKL's CNR branch COMPATIBLE gives the
+# same results on Intel and on compatible CPUs at a fixed thread count; ATen's AVX2 kernels run on
+# any x86-64 CPU of the last decade (AVX-512 ones only on some).
+PINNED_ENV = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 BASE = {
     "data": {"train_per_class": 200, "test_per_class": 60},
@@ -129,6 +141,27 @@ def run_case(name: str, runs_dir: Path, precision: str = "fp32") -> dict:
     return result
 
 
+def pinned_kernels() -> str | None:
+    """Why this process's kernels are not those ``PINNED_ENV`` asks for, or None where they are."""
+    if not torch.backends.mkl.is_available():
+        return "this torch has no MKL (not an x86-64 build)"
+    if torch.backends.cpu.get_cpu_capability() != "AVX2":
+        return f"ATen runs its {torch.backends.cpu.get_cpu_capability()} kernels, not AVX2 (no AVX2 on this CPU?)"
+    if any(os.environ.get(key) != value for key, value in PINNED_ENV.items()):
+        return f"the environment does not set {PINNED_ENV}"
+    return None
+
+
+def run_portable(names: list[str], runs_dir: Path) -> dict:
+    """``{"cases": {name: fp64 result}}`` for ``names``, run in a child process with ``PINNED_ENV``;
+    ``{"unpinned": why}`` where this machine cannot run the pinned kernels."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    out = runs_dir / "portable.json"
+    command = [sys.executable, "-m", "tests.regression.cases", "--fp64-child", str(out), "--cases", *names]
+    subprocess.run(command, env={**os.environ, **PINNED_ENV}, cwd=REPO, check=True)
+    return json.loads(out.read_text())
+
+
 def fingerprint_mismatches(got: dict, want: dict, tolerance: float = FINGERPRINT_TOLERANCE) -> list[str]:
     """The tensors whose fingerprints differ by more than ``tolerance`` (relative to 1 or the value).
     Records from before backbones (``conv1.weight``) name the tensors as checkpoints then did."""
@@ -160,9 +193,19 @@ def main() -> None:
         help="write this machine's results as the record",
     )
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES), help="only these cases")
+    parser.add_argument("--fp64-child", metavar="JSON", help=argparse.SUPPRESS)  # run_portable's child
     args = parser.parse_args()
+    if args.fp64_child:
+        why = pinned_kernels()
+        with tempfile.TemporaryDirectory() as tmp:
+            done = {"unpinned": why} if why else {"cases": {n: run_case(n, Path(tmp), "fp64") for n in args.cases}}
+        Path(args.fp64_child).write_text(json.dumps(done))
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        portable = {name: run_case(name, Path(tmp) / "fp64", "fp64") for name in args.cases}
+        pinned = run_portable(args.cases, Path(tmp) / "fp64")
+        if "unpinned" in pinned:
+            sys.exit(f"error: the fp64 cases cannot run pinned here: {pinned['unpinned']}")
+        portable = pinned["cases"]
         exact = {name: run_case(name, Path(tmp) / "fp32") for name in args.cases}
     key = cpu_key()
     if "portable" in args.record:  # the cases run replace their records; the others stay
