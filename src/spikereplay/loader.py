@@ -79,9 +79,11 @@ def registry_problems(cfg: Config) -> list[tuple[str, str]]:
             )
         )
     try:
-        strategy.Params.model_validate(cfg.strategy_params)
+        params = strategy.Params.model_validate(cfg.strategy_params)
     except ValidationError as exc:
         problems.append(("strategy_params", "strategy_params: " + "; ".join(describe_errors(exc, strategy.Params))))
+    else:
+        problems += strategy.config_problems(params, cfg)
     memory = cfg.memory
     if strategy.needs_memory and not memory.enabled:
         what = {

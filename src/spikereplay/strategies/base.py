@@ -11,7 +11,8 @@ step; the trainer owns the loop, the optimizer (``self.optim``) and the scenario
 Class attributes: what the strategy needs, checked when a config is loaded: ``scenarios`` (those it
 supports), ``needs_memory`` (a buffer), ``needs_boundaries`` (task boundaries and ids: an online
 stream gives none, so it is refused there); and ``Params``, the pydantic model of the strategy's
-``strategy_params``.
+``strategy_params``. ``config_problems(params, cfg)`` refuses, at load time, a combination of its
+parameters with the rest of the config that it cannot run.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ class Strategy:
         self.params = self.Params.model_validate(cfg.strategy_params)
         self.replay_rules = replay_rules(cfg)  # how replayed samples are scored (the published code's quirks)
         self.input_kind = DATASETS[cfg.data.dataset].input_kind  # images are encoded; events fed as binned
+
+    @classmethod
+    def config_problems(cls, params: BaseModel, cfg) -> list[tuple[str, str]]:
+        """``(key, message)`` for each way these validated ``params`` cannot run under ``cfg``."""
+        return []
 
     # -- the interface ---------------------------------------------------------
     def begin_task(self, task) -> None:

@@ -5,18 +5,44 @@ buffer, one mean loss over both. ``separate_pass`` (the seed's schedule): before
 pass over the stored batches of earlier tasks with its own Adam at ``replay.lr`` (a fresh one per
 task; the published code's single Adam over the parameters that existed before the first head is
 the replay rule ``ReplayOptimizerOnce``, ``quirks.replay_optimizer_once``).
+
+How the interleaved step weighs its two parts (``strategy_params.weighting``):
+
+- ``per_sample`` (Chaudhry et al.): ``L = mean over the B current and R replayed samples``, so with
+  R = B each part weighs 1/2 whatever the number of tasks;
+- ``by_tasks_seen`` (van de Ven et al. 2022, Nature Machine Intelligence; their code's ``rnt``):
+  on task t (1-based), ``L = (1/t) L_current + (1 - 1/t) L_replay``, so the buffer, which stands
+  for t - 1 earlier tasks, weighs as much as they would. It needs the task's position, so a
+  boundary-free stream cannot run it.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 from spikereplay.optim import minimize
-from spikereplay.strategies.base import Batch, Strategy
+from spikereplay.strategies.base import Batch, NoParams, Strategy
 
 
 class ER(Strategy):
     needs_memory = True
+
+    class Params(NoParams):
+        weighting: Literal["per_sample", "by_tasks_seen"] = "per_sample"
+
+    @classmethod
+    def config_problems(cls, params, cfg) -> list[tuple[str, str]]:
+        if params.weighting != "by_tasks_seen":
+            return []
+        if cfg.stream.kind == "online":
+            why = "it needs the task's position, which stream.kind online does not give: use per_sample"
+        elif cfg.replay.schedule != "interleaved":
+            why = "it weighs an interleaved step: set replay.schedule interleaved, or use per_sample"
+        else:
+            return []
+        return [("strategy_params.weighting", f"strategy_params.weighting by_tasks_seen: {why}")]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,7 +90,12 @@ class ER(Strategy):
         new_losses = self.current_losses(spikes[:, :count], batch.labels, batch.task_id, mems[:, :count])
         old_losses = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"], mems[:, count:])
         scored = self.current_columns(batch.task_id) + self.replay_columns(replayed["task_ids"])
-        total = self.optim.minimize(torch.cat([new_losses, old_losses]).mean(), scored)
+        if self.params.weighting == "by_tasks_seen":
+            share = 1.0 / (batch.task_id + 1)  # the current task's share of the tasks seen
+            loss = share * new_losses.mean() + (1.0 - share) * old_losses.mean()
+        else:
+            loss = torch.cat([new_losses, old_losses]).mean()
+        total = self.optim.minimize(loss, scored)
         return {
             "loss": total,
             "current": float(new_losses.detach().mean()),
