@@ -11,9 +11,11 @@ How the interleaved step weighs its two parts (``strategy_params.weighting``):
 - ``per_sample`` (Chaudhry et al.): ``L = mean over the B current and R replayed samples``, so with
   R = B each part weighs 1/2 whatever the number of tasks;
 - ``by_tasks_seen`` (van de Ven et al. 2022, Nature Machine Intelligence; their code's ``rnt``):
-  on task t (1-based), ``L = (1/t) L_current + (1 - 1/t) L_replay``, so the buffer, which stands
-  for t - 1 earlier tasks, weighs as much as they would. It needs the task's position, so a
-  boundary-free stream cannot run it.
+  on task t (1-based), ``L = (1/t) L_current + (1 - 1/t) L_replay``, so the replayed part, which
+  stands for t - 1 earlier tasks, weighs as much as they would. Their buffer holds earlier tasks
+  only; here the draw is what ``replay.sample_from`` says (a reservoir's default, ``all``, also
+  draws the current task's stored samples), so ``replay.sample_from: earlier_tasks`` gives theirs.
+  It needs the task's position, so a boundary-free stream cannot run it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class ER(Strategy):
 
     @classmethod
     def config_problems(cls, params, cfg) -> list[tuple[str, str]]:
-        if params.weighting != "by_tasks_seen":
+        if getattr(params, "weighting", "per_sample") != "by_tasks_seen":  # a subclass may have its own Params
             return []
         if cfg.stream.kind == "online":
             why = "it needs the task's position, which stream.kind online does not give: use per_sample"
@@ -90,7 +92,7 @@ class ER(Strategy):
         new_losses = self.current_losses(spikes[:, :count], batch.labels, batch.task_id, mems[:, :count])
         old_losses = self.replay_losses(spikes[:, count:], replayed["labels"], replayed["task_ids"], mems[:, count:])
         scored = self.current_columns(batch.task_id) + self.replay_columns(replayed["task_ids"])
-        if self.params.weighting == "by_tasks_seen":
+        if getattr(self.params, "weighting", "per_sample") == "by_tasks_seen":
             share = 1.0 / (batch.task_id + 1)  # the current task's share of the tasks seen
             loss = share * new_losses.mean() + (1.0 - share) * old_losses.mean()
         else:
