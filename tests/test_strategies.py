@@ -263,11 +263,6 @@ class TaskFreeOnly:  # stands in for a user's strategy module (see test_unsuppor
         (["strategy=er", "memory.policy=reservoir", "memory.batches_per_task=2"], "belongs to policy per_task_batches"),
         (["strategy=naive", "scenario=task_free", "training.weight_align=true"], "weight_align"),
         (["strategy=er", "memory.size=10", "replay.schedule=separate_pass"], "needs policy per_task_batches"),
-        (
-            ["strategy=er", "memory.size=10", "stream.kind=online", "scenario=task_free"]
-            + ["strategy_params.weighting=by_tasks_seen"],
-            "weighting by_tasks_seen: it needs the task's position",
-        ),
     ],
 )
 def test_bad_strategy_config_exits_2_and_writes_nothing(tmp_path, overrides, message):
@@ -306,27 +301,6 @@ def test_er_with_the_whole_buffer_eligible_never_replays_the_batch_it_stores(tin
     assert "replay" not in first and len(strategy.memory) == 16  # stored after the (empty) draw
     second = strategy.observe(Batch(stream[0].train_x[16:32], stream[0].train_y[16:32], 0))
     assert "replay" in second
-
-
-def test_er_weighs_current_and_replay_per_sample_or_by_the_tasks_seen(tiny_config, tmp_path):
-    sections = {
-        "strategy": "er",
-        "memory": {"size": 64},
-        "replay": {"batch_size": 16},
-        "data": {"class_order": [[0, 1], [2, 3], [4, 5]]},
-    }
-    per_sample, stream = trainer_for(tiny_config, tmp_path / "a", **sections)
-    weighted, _ = trainer_for(tiny_config, tmp_path / "b", **sections, strategy_params={"weighting": "by_tasks_seen"})
-    for trainer in (per_sample, weighted):
-        for task in stream[:3]:
-            trainer.begin_task(task)
-        trainer.strategy.observe(Batch(stream[0].train_x[:16], stream[0].train_y[:16], 0))  # fills the buffer
-    batch = Batch(stream[2].train_x[:16], stream[2].train_y[:16], 2)  # the third task: t = 3
-    terms = per_sample.strategy.observe(batch)  # 16 current, 16 replayed: each half
-    assert terms["loss"] == pytest.approx((terms["current"] + terms["replay"]) / 2)
-    terms = weighted.strategy.observe(batch)
-    assert terms["loss"] == pytest.approx(terms["current"] / 3 + 2 * terms["replay"] / 3)
-    assert terms["replay"] != terms["current"]  # so the two weightings are told apart
 
 
 def test_agem_replays_earlier_tasks_unless_told_otherwise(tiny_config, tmp_path):
