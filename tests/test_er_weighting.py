@@ -3,14 +3,8 @@
 import pytest
 
 from spikereplay.errors import ConfigError
-from spikereplay.experiment import build_tasks, build_trainer
 from spikereplay.strategies import Batch
-
-
-def trainer_for(tiny_config, tmp_path, **sections):
-    cfg = tiny_config(**sections)
-    stream, eval_tasks = build_tasks(cfg)
-    return build_trainer(cfg, stream, eval_tasks, tmp_path), stream
+from tests.test_strategies import trainer_for
 
 
 def test_er_weighs_current_and_replay_per_sample_or_by_the_tasks_seen(tiny_config, tmp_path):
