@@ -19,6 +19,7 @@ from tests.regression.cases import (
     pinned_kernels,
     read_exact_record,
     run_case,
+    run_each,
     run_portable,
     weight_fingerprint,
 )
@@ -38,6 +39,8 @@ def test_tiny_run_in_fp64_gives_the_recorded_matrices_and_weights_on_any_cpu(nam
         pytest.skip(f"the fp64 record is for x86-64 CPUs with AVX2 and MKL: {pinned_fp64['unpinned']}")
     want = json.loads(PORTABLE_RECORD.read_text())[name]
     got = pinned_fp64["cases"][name]
+    if "error" in got:
+        pytest.fail(f"{name} raised in the pinned fp64 process:\n{got['error']}")
     assert got["accuracy_matrix"] == want["accuracy_matrix"]
     assert got["task_incremental_matrix"] == want["task_incremental_matrix"]
     assert fingerprint_mismatches(got["weights"], want["weights"]) == []
@@ -99,6 +102,22 @@ def test_checkpoint_of_the_old_layout_resumes_to_the_matrix_the_old_code_recorde
     assert metrics["accuracy_matrix"] == expected["accuracy_matrix"]
     resumed = torch.load(checkpoints / "task_2.pt", weights_only=False)
     assert "optimizer" in resumed and "batches" not in resumed["strategy"]["memory"]  # rewritten in the new layout
+
+
+def test_a_case_that_raises_is_recorded_with_its_traceback_and_the_others_still_run(monkeypatch, tmp_path):
+    import tests.regression.cases as cases
+
+    def fake_run(name, runs_dir, precision):
+        if name == "tf_naive":
+            raise ValueError("broken on purpose")
+        return {"ran": [name, precision]}
+
+    monkeypatch.setattr(cases, "run_case", fake_run)
+    results = run_each(["cil_naive", "tf_naive", "tf_joint"], tmp_path, "fp64")
+    assert results["cil_naive"] == {"ran": ["cil_naive", "fp64"]}
+    assert results["tf_joint"] == {"ran": ["tf_joint", "fp64"]}
+    assert set(results["tf_naive"]) == {"error"}
+    assert "ValueError: broken on purpose" in results["tf_naive"]["error"]
 
 
 def test_the_fp64_cases_refuse_to_count_as_pinned_in_an_unpinned_process(monkeypatch):

@@ -31,6 +31,7 @@ import math
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import torch
@@ -141,6 +142,18 @@ def run_case(name: str, runs_dir: Path, precision: str = "fp32") -> dict:
     return result
 
 
+def run_each(names: list[str], runs_dir: Path, precision: str) -> dict:
+    """``run_case`` for each name; a case that raises is recorded as ``{"error": its traceback}``, so
+    that it fails alone and the others are still checked."""
+    results = {}
+    for name in names:
+        try:
+            results[name] = run_case(name, runs_dir, precision)
+        except Exception:
+            results[name] = {"error": traceback.format_exc()}
+    return results
+
+
 def pinned_kernels() -> str | None:
     """Why this process's kernels are not those ``PINNED_ENV`` asks for, or None where they are."""
     if not torch.backends.mkl.is_available():
@@ -198,7 +211,7 @@ def main() -> None:
     if args.fp64_child:
         why = pinned_kernels()
         with tempfile.TemporaryDirectory() as tmp:
-            done = {"unpinned": why} if why else {"cases": {n: run_case(n, Path(tmp), "fp64") for n in args.cases}}
+            done = {"unpinned": why} if why else {"cases": run_each(args.cases, Path(tmp), "fp64")}
         Path(args.fp64_child).write_text(json.dumps(done))
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,6 +238,8 @@ def main() -> None:
     for name in args.cases:
         if portable is None:
             fp64 = "not run"
+        elif "error" in portable[name]:
+            fp64 = f"RAISED:\n{portable[name]['error']}"
         else:
             want = want_portable.get(name, {})
             same = all(portable[name][k] == want.get(k) for k in ("accuracy_matrix", "task_incremental_matrix"))
