@@ -1,5 +1,6 @@
 import pytest
 
+from spikereplay.environment import cpu_key
 from spikereplay.loader import config_from_dict
 
 TINY = {
@@ -7,6 +8,12 @@ TINY = {
     "training": {"num_steps": 4, "batch_size": 32, "epochs": 1, "val_samples": 20, "log_every": 2},
     "output": {"progress": False},
 }
+
+
+def pytest_report_header(config):
+    # the exact-bits records (tests/regression/) are per CPU, and CI machines vary between CPUs: a
+    # failing log names the one it ran on
+    return f"spikereplay: this CPU is {cpu_key()}"
 
 
 def merge(base: dict, extra: dict) -> dict:
