@@ -76,6 +76,25 @@ def test_the_domain_stream_and_its_scenario_go_together(tiny_config):
         tiny_config(scenario="domain_incremental")
 
 
+def test_a_stream_registered_by_name_is_accepted_by_the_loader_and_built(tiny_config):
+    from spikereplay import streams
+
+    with pytest.raises(ConfigError, match="stream.kind must be one of"):
+        tiny_config(stream={"kind": "reversed_split"})
+
+    @streams.register_stream("reversed_split")
+    def build_tasks(cfg, arrays):  # the class-split tasks, last one first
+        return fake_tasks([3, 5])[::-1]
+
+    try:
+        cfg = tiny_config(stream={"kind": "reversed_split"})
+        stream, eval_tasks = streams.build_stream(cfg, arrays=None)
+    finally:
+        del streams.TASK_BUILDERS["reversed_split"]  # registered for this test only
+    assert [task.train_x.shape[0] for task in stream] == [5, 3]
+    assert [task.train_x.shape[0] for task in eval_tasks] == [5, 3]
+
+
 def test_a_hard_online_order_is_each_sample_once_task_after_task():
     order = online_order(fake_tasks([5, 3, 4]), 0, seed=0)
     assert order.samples.sort().values.tolist() == list(range(12))

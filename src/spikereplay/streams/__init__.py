@@ -11,15 +11,11 @@ from __future__ import annotations
 import dataclasses
 
 from spikereplay.datasets import ImageArrays, TaskData, merge_tasks
-from spikereplay.streams import class_split, domain
 
-# kind -> the function building its tasks; online streams are class-split tasks in one pass
-# (spikereplay.streams.online orders their samples)
-TASK_BUILDERS = {
-    "class_split": class_split.build_tasks,
-    "domain": domain.build_tasks,
-    "online": class_split.build_tasks,
-}
+# importing a stream's module registers it (@register_stream) in TASK_BUILDERS, kind -> the function
+# building its tasks; online streams are class-split tasks in one pass (online.py orders their samples)
+from spikereplay.streams import class_split, domain, online  # noqa: F401
+from spikereplay.streams.registry import TASK_BUILDERS, register_stream
 
 
 def build_stream(cfg, arrays: ImageArrays, joint: bool = False) -> tuple[list[TaskData], list[TaskData]]:

@@ -3,8 +3,9 @@
 
 - ``permute`` (Permuted MNIST): task i's pixels are reordered by a fixed permutation; task 0 is
   the original images, as in van de Ven et al.'s code.
-- ``rotate`` (Rotated MNIST): task i is rotated by i * max_angle / num_tasks degrees (0..180 by
-  default), bilinearly, about the image centre.
+- ``rotate`` (Rotated MNIST): task i is rotated by i * max_angle / num_tasks degrees, bilinearly,
+  about the image centre: 0, 18, ..., 162 by default, evenly spaced over the half-turn
+  (max_angle itself is not reached).
 
 The transforms are drawn from the run's seed by their own generator, once, in the process that
 builds the stream, and the transformed images are held as uint8 like any dataset: every training
