@@ -408,3 +408,10 @@ def test_forward_transfer_scores_each_task_before_training_it_and_leaves_the_run
     assert plain["forward_transfer"] is None
     with pytest.raises(ConfigError, match="forward_transfer needs one head from the start"):
         tiny_config(training={"forward_transfer": True})
+
+
+def test_forward_transfer_is_refused_for_joint_training_which_scores_no_task_before_training_it(tiny_config):
+    from spikereplay.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="trains every task in one step, so no task is scored before"):
+        tiny_config(strategy="joint", scenario="task_free", training={"forward_transfer": True})

@@ -69,6 +69,14 @@ def registry_problems(cfg: Config) -> list[tuple[str, str]]:
                 "stream.kind online does not give: use er, er_ace, der or derpp, or stream.kind class_split",
             )
         )
+    if strategy.joint_stream and cfg.training.forward_transfer:
+        problems.append(
+            (
+                "training.forward_transfer",
+                f"training.forward_transfer: strategy {cfg.strategy!r} trains every task in one step, so no "
+                "task is scored before it is trained: drop training.forward_transfer",
+            )
+        )
     if cfg.scenario not in strategy.scenarios:
         problems.append(
             (

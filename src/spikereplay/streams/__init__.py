@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from spikereplay.datasets import ImageArrays, TaskData, merge_tasks
+from spikereplay.errors import ConfigError
 
 # importing a stream's module registers it (@register_stream) in TASK_BUILDERS, kind -> the function
 # building its tasks; online streams are class-split tasks in one pass (online.py orders their samples)
@@ -23,6 +24,12 @@ def build_stream(cfg, arrays: ImageArrays, joint: bool = False) -> tuple[list[Ta
     tasks = TASK_BUILDERS[cfg.stream.kind](cfg, arrays)
     stream = [merge_tasks(tasks)] if joint else tasks
     if cfg.data.eval_split == "val":
+        empty = [task.task_id + 1 for task in tasks if task.val_y.shape[0] == 0]
+        if empty:  # a task scored on no sample has no accuracy, and every average over it is NaN
+            raise ConfigError(
+                f"data.eval_split val: task(s) {empty} have no validation samples at data.val_fraction "
+                f"{cfg.data.val_fraction}: raise data.val_fraction or data.train_per_class"
+            )
         tasks = [dataclasses.replace(task, test_x=task.val_x, test_y=task.val_y) for task in tasks]
     return stream, tasks
 

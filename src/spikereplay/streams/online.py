@@ -4,8 +4,12 @@ given to the strategy (online continual learning; Aljundi et al. 2019, Caccia et
 The samples of each task are shuffled (seeded) and the tasks follow one another. With
 ``stream.blurry_samples`` = W > 0, the W samples around each hidden boundary (the last W//2 of the
 task and the first W - W//2 of the next) are interleaved: at position p of the window the next
-task's sample comes with probability (p + 1/2) / W, rising linearly from 0 to 1 (blurry task
-boundaries; Aljundi et al. 2019's "blurry" setting, Koh et al. 2022).
+task's sample comes with probability about (p + 1/2) / W, rising linearly from 0 to 1 (blurry task
+boundaries; Aljundi et al. 2019's "blurry" setting, Koh et al. 2022). Each sample of the window
+draws a time t in [0, 1), the leaving task's with density 2 (1 - t) and the arriving task's with
+density 2 t, and the window is ordered by time: at time t the next task's share is
+2t / (2t + 2 (1 - t)) = t, and the times fill [0, 1) evenly. The window's counts are fixed, so
+windows never overlap and every sample comes once.
 
 The accuracy matrix is scored at the hidden task ends (after the batch holding each task's last
 sample), and the seen tasks are scored every ``stream.eval_every`` batches for the average along
@@ -80,25 +84,14 @@ def online_order(tasks: list[TaskData], window: int, seed: int) -> OnlineOrder:
         tail, head = window // 2, window - window // 2
         plain, leaving = carried[: carried.shape[0] - tail], carried[carried.shape[0] - tail :]
         arriving, rest = queues[k + 1][:head], queues[k + 1][head:]
-        choose_next = torch.rand(window, generator=generator) < (torch.arange(window) + 0.5) / window
-        mixed, last_of_task = _interleave(leaving, arriving, choose_next)
+        times = torch.cat(
+            [1 - torch.rand(tail, generator=generator).sqrt(), torch.rand(head, generator=generator).sqrt()]
+        )
+        by_time = times.argsort(stable=True)
+        mixed = torch.cat([leaving, arriving])[by_time]
+        last_of_task = int((by_time < tail).nonzero().max()) if tail else -1
         pieces += [plain, mixed]
         ends.append(position + plain.shape[0] + last_of_task)
         position += plain.shape[0] + mixed.shape[0]
         carried = rest
     return OnlineOrder(torch.cat(pieces), ends)
-
-
-def _interleave(leaving: torch.Tensor, arriving: torch.Tensor, choose_next: torch.Tensor):
-    """Both queues merged by the draws (a queue that runs out gives way to the other), and the
-    position of ``leaving``'s last sample in the result."""
-    out, i, j, last = [], 0, 0, -1
-    for take_next in choose_next.tolist():
-        if (take_next and j < arriving.shape[0]) or i >= leaving.shape[0]:
-            out.append(int(arriving[j]))
-            j += 1
-        else:
-            out.append(int(leaving[i]))
-            i += 1
-            last = len(out) - 1
-    return torch.tensor(out, dtype=torch.long), last
