@@ -158,6 +158,20 @@ def test_the_online_stream_never_gives_the_strategy_a_task_id_or_a_boundary(tiny
     assert [p[0] for p in metrics["stream_accuracy"]] == [4, 8, 12, 16, 20, 22]
 
 
+def test_without_periodic_points_the_stream_average_is_taken_at_each_task_end_on_the_tasks_shown(tiny_config):
+    # a blurry window shows the next task before this one ends: the task-end point must count it,
+    # exactly as a periodic point at the same batch does (scoring never changes the training)
+    blurry = {**ONLINE["stream"], "blurry_samples": 40}
+    every_batch = run_experiment(tiny_config(**{**ONLINE, "stream": {**blurry, "eval_every": 1}}), log=quiet)
+    ends_only = run_experiment(
+        tiny_config(**{**ONLINE, "stream": {**blurry, "eval_every": 0}}, output={"run_name": "ends"}), log=quiet
+    )
+    at_batch = dict(every_batch["stream_accuracy"])
+    points = ends_only["stream_accuracy"]
+    assert len(points) == 2 and points[-1][0] == every_batch["batches_done"]
+    assert [value for _, value in points] == [at_batch[done] for done, _ in points]
+
+
 def test_the_online_stream_defaults_to_one_pass_of_batches_of_10():
     cfg = config_from_dict(
         {"stream": {"kind": "online"}, "scenario": "task_free", "strategy": "er", "memory": {"size": 9}}

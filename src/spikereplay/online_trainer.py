@@ -3,10 +3,10 @@ class-split tasks, the strategy never told a task id or a boundary (``Batch.task
 its ``begin_task`` / ``end_task`` are never called).
 
 The trainer alone knows where the hidden tasks end: there it scores a row of the accuracy matrix
-and writes ``checkpoints/task_<i>.pt``; every ``stream.eval_every`` batches it scores the seen
-tasks for the average along the stream; every ``stream.checkpoint_every`` batches (and at each
-task end) it writes ``checkpoints/stream.pt``, from which a killed run resumes at the next batch
-with the same results as a run never stopped.
+and writes ``checkpoints/task_<i>.pt``; every ``stream.eval_every`` batches (with 0, at each task
+end instead) it scores the tasks shown so far for the average along the stream; every
+``stream.checkpoint_every`` batches (and at each task end) it writes ``checkpoints/stream.pt``,
+from which a killed run resumes at the next batch with the same results as a run never stopped.
 """
 
 from __future__ import annotations
@@ -87,9 +87,8 @@ class OnlineTrainer(Trainer):
         state.ti_matrix.append(ti_row)
         state.silent_outputs.append(silent_outputs(self.last_silent))
         state.steps_done = k + 1
-        if not self.cfg.stream.eval_every:
-            scored = [value for value in row if value is not None]
-            state.stream_points.append([state.batches_done, sum(scored) / len(scored)])
+        if not self.cfg.stream.eval_every:  # no periodic points: one at each task end, on the same tasks
+            state.stream_points.append([state.batches_done, self.seen_average(state.batches_done - 1)])
         state.train_seconds += time.perf_counter() - started
         self.save_checkpoint(state)
         if on_step_done is not None:
