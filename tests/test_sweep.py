@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from spikereplay import cli, sweep, sweep_file
+from spikereplay import io as atomic
 from spikereplay.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -185,6 +186,22 @@ def test_results_file_append_and_read(tmp_path):
     with path.open("ab") as fh:
         fh.write(b'{"run": "a", "x": 4}\n')  # a duplicate from elsewhere: the first line wins
     assert sweep.read_results(path) == {"a": {"run": "a", "x": 1}, "b": {"run": "b", "x": 3}}
+
+
+def strict_json(text: str):
+    def refuse(word):
+        raise ValueError(f"{word} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_results_and_metrics_with_a_nan_are_written_as_strict_json_with_null_in_its_place(tmp_path):
+    record = {"run": "a", "forgetting": float("nan"), "matrix": [[1.5, float("inf")], (float("-inf"),)]}
+    sweep.append_result(tmp_path / "results.jsonl", record)
+    atomic.write_json(tmp_path / "metrics.json", record)
+    expected = {"run": "a", "forgetting": None, "matrix": [[1.5, None], [None]]}
+    assert strict_json((tmp_path / "results.jsonl").read_text()) == expected
+    assert strict_json((tmp_path / "metrics.json").read_text()) == expected
 
 
 def _append_many(path: str, prefix: str, count: int) -> None:

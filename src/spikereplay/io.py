@@ -7,6 +7,7 @@ renames it over the target, which is atomic on POSIX file systems.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -37,8 +38,24 @@ def write_text(path: Path, text: str) -> None:
     _atomic(path, lambda fh: fh.write(text.encode()))
 
 
+def finite(data):
+    """``data`` with every NaN or infinite float replaced by None: Python's json writes them as the
+    bare words NaN and Infinity, which are not JSON, and strict readers (jq, JavaScript) refuse the file."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(value) for value in data]
+    return data
+
+
+def json_text(data, indent: int | None = None) -> str:
+    return json.dumps(finite(data), indent=indent, allow_nan=False)
+
+
 def write_json(path: Path, data) -> None:
-    write_text(path, json.dumps(data, indent=2) + "\n")
+    write_text(path, json_text(data, indent=2) + "\n")
 
 
 def write_bytes(path: Path, data: bytes) -> None:

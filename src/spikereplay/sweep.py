@@ -50,6 +50,7 @@ from pathlib import Path
 
 import yaml
 
+from spikereplay import io as atomic
 from spikereplay.errors import ConfigError
 from spikereplay.strategies import resolve_strategy
 from spikereplay.sweep_file import Point, config_digest, expand, load_sweep, sweep_dir
@@ -95,7 +96,7 @@ def read_results(path: Path) -> dict[str, dict]:
 
 def append_result(path: Path, record: dict) -> bool:
     """Append one JSON line under an exclusive lock; False if the run was already listed."""
-    data = (json.dumps(record) + "\n").encode()
+    data = (atomic.json_text(record) + "\n").encode()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -356,7 +357,6 @@ def main(args) -> int:
         for point in points:
             print(point.name + ("" if point.name in pending else "  (done)"))
         return 0
-    from spikereplay import io as atomic
 
     # one record per sweep file, as several files (stages) may share one sweep directory; it is
     # itself a sweep file that gives the same runs (base relative to it, output_dir to the cwd)
