@@ -10,7 +10,7 @@ import pytest
 from spikereplay import report
 from spikereplay.errors import SpikeReplayError
 from spikereplay.report import plots as report_plots
-from spikereplay.sweep import read_results
+from spikereplay.sweep.results import read_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results.jsonl"
 

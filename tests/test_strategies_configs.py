@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from spikereplay import sweep_file
 from spikereplay.loader import load_config
 from spikereplay.strategies import resolve_strategy
+from spikereplay.sweep import file as sweep_file
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spikereplay import cli, sweep, sweep_file
+from spikereplay import cli, sweep
 from spikereplay import io as atomic
 from spikereplay.errors import ConfigError
+from spikereplay.sweep import file as sweep_file
+from spikereplay.sweep import results as sweep_results
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "configs" / "seed" / "cil_naive.yaml"
@@ -30,7 +32,7 @@ TINY = [
     "data.class_order=[[0,1],[2,3]]",
 ]
 # the environment is where workers may differ (threads); the numbers must not, in these tiny runs
-METRICS = [k for k in sweep.METRIC_KEYS if k not in ("train_seconds", "environment")]
+METRICS = [k for k in sweep_results.METRIC_KEYS if k not in ("train_seconds", "environment")]
 
 
 def write_sweep(path: Path, **spec) -> Path:
@@ -177,15 +179,15 @@ def test_sweep_file_as_positional_or_config_flag(tmp_path, capsys):
 
 def test_results_file_append_and_read(tmp_path):
     path = tmp_path / "results.jsonl"
-    assert sweep.append_result(path, {"run": "a", "x": 1})
-    assert not sweep.append_result(path, {"run": "a", "x": 2})  # already listed
+    assert sweep_results.append_result(path, {"run": "a", "x": 1})
+    assert not sweep_results.append_result(path, {"run": "a", "x": 2})  # already listed
     with path.open("ab") as fh:
         fh.write(b'{"run": "b", "x"')  # a writer killed mid-line
-    assert sweep.read_results(path) == {"a": {"run": "a", "x": 1}}
-    assert sweep.append_result(path, {"run": "b", "x": 3})
+    assert sweep_results.read_results(path) == {"a": {"run": "a", "x": 1}}
+    assert sweep_results.append_result(path, {"run": "b", "x": 3})
     with path.open("ab") as fh:
         fh.write(b'{"run": "a", "x": 4}\n')  # a duplicate from elsewhere: the first line wins
-    assert sweep.read_results(path) == {"a": {"run": "a", "x": 1}, "b": {"run": "b", "x": 3}}
+    assert sweep_results.read_results(path) == {"a": {"run": "a", "x": 1}, "b": {"run": "b", "x": 3}}
 
 
 def strict_json(text: str):
@@ -197,7 +199,7 @@ def strict_json(text: str):
 
 def test_results_and_metrics_with_a_nan_are_written_as_strict_json_with_null_in_its_place(tmp_path):
     record = {"run": "a", "forgetting": float("nan"), "matrix": [[1.5, float("inf")], (float("-inf"),)]}
-    sweep.append_result(tmp_path / "results.jsonl", record)
+    sweep_results.append_result(tmp_path / "results.jsonl", record)
     atomic.write_json(tmp_path / "metrics.json", record)
     expected = {"run": "a", "forgetting": None, "matrix": [[1.5, None], [None]]}
     assert strict_json((tmp_path / "results.jsonl").read_text()) == expected
@@ -206,7 +208,7 @@ def test_results_and_metrics_with_a_nan_are_written_as_strict_json_with_null_in_
 
 def _append_many(path: str, prefix: str, count: int) -> None:
     for i in range(count):
-        sweep.append_result(Path(path), {"run": f"{prefix}{i}", "pad": "x" * 5000})
+        sweep_results.append_result(Path(path), {"run": f"{prefix}{i}", "pad": "x" * 5000})
 
 
 def test_concurrent_appends_stay_whole(tmp_path):
@@ -214,7 +216,7 @@ def test_concurrent_appends_stay_whole(tmp_path):
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
         list(pool.map(_append_many, [str(path)] * 2, ["a", "b"], [100, 100]))
     lines = path.read_text().splitlines()
-    assert len(lines) == 200 and len(sweep.read_results(path)) == 200
+    assert len(lines) == 200 and len(sweep_results.read_results(path)) == 200
 
 
 def run_lines(path: Path) -> list[dict]:
@@ -274,8 +276,8 @@ def test_killed_sweep_resumes_each_run_once(tmp_path, capsys):
     assert "3 already done" in capsys.readouterr().out
 
     assert cli.main(["sweep", str(path), "--output-dir", str(clean)]) == 0
-    resumed = sweep.read_results(crashed / "results.jsonl")
-    reference = sweep.read_results(clean / "results.jsonl")
+    resumed = sweep_results.read_results(crashed / "results.jsonl")
+    reference = sweep_results.read_results(clean / "results.jsonl")
     assert sorted(r["run"] for r in run_lines(crashed / "results.jsonl")) == sorted(reference)
     assert sorted(reference) == ["cil_joint_seed0", "cil_naive_seed0", "cil_replay_mr2_seed0"]
     for name, record in reference.items():
@@ -368,8 +370,8 @@ def test_ray_backend_on_a_local_cluster_matches_local(tmp_path, monkeypatch):
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True)
     assert cli.main(["sweep", str(path), "--output-dir", str(tmp_path / "local")]) == 0
-    on_ray = sweep.read_results(tmp_path / "ray" / "results.jsonl")
-    local = sweep.read_results(tmp_path / "local" / "results.jsonl")
+    on_ray = sweep_results.read_results(tmp_path / "ray" / "results.jsonl")
+    local = sweep_results.read_results(tmp_path / "local" / "results.jsonl")
     assert sorted(on_ray) == sorted(local) == ["cil_naive_seed0", "cil_replay_mr2_seed0"]
     for name in local:
         assert {k: on_ray[name][k] for k in METRICS} == {k: local[name][k] for k in METRICS}
@@ -386,7 +388,7 @@ def test_committed_results_match_the_shipped_sweep_files():
             points_by_dir.setdefault(directory, {})[point.name] = sweep_file.config_digest(point.config)
     checked = 0
     for directory, points in points_by_dir.items():
-        for name, record in sweep.read_results(directory / sweep.RESULTS_FILE).items():
+        for name, record in sweep_results.read_results(directory / sweep_results.RESULTS_FILE).items():
             assert points.get(name) == record["config_digest"], f"{directory.name}/{name}"
             checked += 1
     assert checked >= 30
@@ -420,5 +422,7 @@ def test_a_diverging_point_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path,
     failures = [json.loads(line) for line in (tmp_path / "out" / "failures.jsonl").read_text().splitlines()]
     assert len(failures) == 1 and failures[0]["run"].startswith("cil_diverge-Diverge")
     assert "DivergedError: non-finite loss (nan) at task 1, epoch 1, iteration 1" in failures[0]["error"]
-    assert list(sweep.read_results(tmp_path / "out" / "results.jsonl")) == ["cil_naive_seed0"]  # the other point ran
+    assert list(sweep_results.read_results(tmp_path / "out" / "results.jsonl")) == [
+        "cil_naive_seed0"
+    ]  # the other point ran
     assert "FAILED" in capsys.readouterr().out

@@ -56,7 +56,7 @@ def _record_entry(record: dict) -> Entry:
 def entries(paths: list[str]) -> list[Entry]:
     """The runs named: a run directory, or a sweep directory standing for its runs: the lines of its
     ``results.jsonl`` (a committed sweep has no ``runs/``), then the unfinished runs under ``runs/``."""
-    from spikereplay.sweep import RESULTS_FILE, read_results
+    from spikereplay.sweep.results import RESULTS_FILE, read_results
 
     found: list[Entry] = []
     for text in paths:

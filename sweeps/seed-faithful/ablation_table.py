@@ -12,7 +12,7 @@ from pathlib import Path
 
 from spikereplay.metrics import first_scores
 from spikereplay.report import format_mean_std, seed_finals
-from spikereplay.sweep import read_results
+from spikereplay.sweep.results import read_results
 
 FIXED = {"seed", "memory.batches_per_task"}
 # speed settings, not quirks, so they do not make a step: compile_forward changes only the float summation

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from spikereplay.report import PUBLISHED
-from spikereplay.sweep import read_results
+from spikereplay.sweep.results import read_results
 
 SCENARIOS = {"cil": "class_incremental", "tf": "task_free"}
 

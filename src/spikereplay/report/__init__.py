@@ -25,7 +25,7 @@ from spikereplay.report.rows import (
     seed_finals,
     summed_confusions,
 )
-from spikereplay.sweep import RESULTS_FILE, read_results
+from spikereplay.sweep.results import RESULTS_FILE, read_results
 
 
 def published_mode(directory: Path) -> str | None:
@@ -48,7 +48,7 @@ def not_a_sweep_directory(path: Path) -> str:
     if not path.exists():
         return f"{path} does not exist: give a sweep's output directory (its output_dir)"
     if path.is_file() and path.suffix in (".yaml", ".yml"):
-        from spikereplay.sweep_file import load_sweep, sweep_dir
+        from spikereplay.sweep.file import load_sweep, sweep_dir
 
         try:
             spec, _ = load_sweep(path)

@@ -36,8 +36,6 @@ be on a shared file system.
 from __future__ import annotations
 
 import argparse
-import fcntl
-import json
 import multiprocessing
 import os
 import signal
@@ -52,85 +50,15 @@ import yaml
 
 from spikereplay import io as atomic
 from spikereplay.errors import ConfigError
-from spikereplay.strategies import resolve_strategy
-from spikereplay.sweep_file import Point, config_digest, expand, load_sweep, sweep_dir
-
-RESULTS_FILE = "results.jsonl"
-FAILURES_FILE = "failures.jsonl"  # one line per run that stopped with an error (a retry that succeeds is in results)
-METRIC_KEYS = (
-    "accuracy_matrix",
-    "average_accuracy",
-    "final_average_accuracy",
-    "forgetting",
-    "backward_transfer",
-    "task_incremental_final_average_accuracy",
-    "memory_policy",
-    "buffer_size",
-    "buffer_bytes",
-    "train_seconds",
-    "warnings",
-    "confusion",
-    "forward_transfer",
-    "silent_outputs",
-    "task_labels",
-    "stream_average_accuracy",  # online streams: the mean accuracy along the stream
-    "environment",  # threads, CPU, versions: a sweep sets its workers' threads, so its bits can differ from train's
+from spikereplay.sweep.file import Point, config_digest, expand, load_sweep, sweep_dir
+from spikereplay.sweep.results import (
+    FAILURES_FILE,
+    RESULTS_FILE,
+    append_result,
+    read_results,
+    record_failure,
+    result_record,
 )
-
-
-def read_results(path: Path) -> dict[str, dict]:
-    """Results by run name; the first line for a name wins, unparsable lines are ignored."""
-    if not path.exists():
-        return {}
-    results: dict[str, dict] = {}
-    # The last element is either empty or a line still being written (or cut short by a crash).
-    for line in path.read_bytes().split(b"\n")[:-1]:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and "run" in record:
-            results.setdefault(record["run"], record)
-    return results
-
-
-def append_result(path: Path, record: dict) -> bool:
-    """Append one JSON line under an exclusive lock; False if the run was already listed."""
-    data = (atomic.json_text(record) + "\n").encode()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if record["run"] in read_results(path):
-            return False
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data  # end a line a crashed writer left unfinished, so ours stays whole
-        written = os.write(fd, data)
-        while written < len(data):  # only on a full disk or a signal; keep the line whole if we can
-            written += os.write(fd, data[written:])
-        os.fsync(fd)
-        return True
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def result_record(point: Point, metrics: dict) -> dict:
-    cfg = point.config
-    replay = resolve_strategy(cfg.strategy).needs_memory
-    return {
-        "run": point.name,
-        "point": point.values,
-        "scenario": cfg.scenario,
-        "dataset": cfg.data.dataset,
-        "stream": cfg.stream.kind,
-        "memory_size": cfg.memory.size if replay else 0,
-        "strategy": cfg.strategy,
-        "batches_per_task": cfg.memory.batches_per_task if replay else 0,
-        "replay_schedule": cfg.replay.schedule if replay else None,
-        "seed": cfg.seed,
-        "config_digest": config_digest(cfg),
-        **{key: metrics.get(key) for key in METRIC_KEYS},
-    }
 
 
 def run_point(point_data: dict, results_path: str, threads: int | None = None, verbose: bool = False) -> dict:
@@ -238,8 +166,7 @@ class Progress:
         """Print and record (``failures.jsonl``) a run that stopped; the sweep goes on with the others."""
         self.line(f"{name}: FAILED: {type(error).__name__}: {error}")
         if self.failures_path is not None:
-            with self.failures_path.open("a") as fh:
-                fh.write(json.dumps({"run": name, "error": f"{type(error).__name__}: {error}"}) + "\n")
+            record_failure(self.failures_path, name, error)
 
 
 def _run_local(todo: list[Point], results_path: Path, workers: int, verbose: bool, progress: Progress) -> int:
