@@ -24,6 +24,21 @@ from torch import nn
 class Flat(nn.Module):
     def forward(self, x):
         return x.flatten(1)
+
+
+class Zero(nn.Module):  # [T, B, 0]: nothing for the heads to read
+    def forward(self, x):
+        return x.flatten(2)[..., :0]
+
+
+class CtorFails(nn.Module):
+    def __init__(self):
+        raise RuntimeError("needs a GPU")
+
+
+class MultiLine(nn.Module):
+    def forward(self, x):
+        raise RuntimeError("line one\\nline two")
 """
 
 
@@ -37,6 +52,7 @@ def readme_example() -> str:
 @pytest.fixture
 def user_module(tmp_path, monkeypatch):
     (tmp_path / "my_nets.py").write_text(readme_example() + FLAT)
+    (tmp_path / "broken_nets.py").write_text("def Net(:\n")  # a SyntaxError on import
     monkeypatch.chdir(tmp_path)  # the current directory is importable, as for custom strategies
     monkeypatch.syspath_prepend(str(tmp_path))
     return "my_nets"
@@ -129,6 +145,11 @@ def test_a_user_network_trains_with_every_strategy_part_and_resumes_after_a_kill
         ("mpl", "unknown backbone 'mpl': did you mean 'mlp'?"),
         ("my_nets:Missing", "backbone import path 'my_nets:Missing' does not resolve"),
         ("my_nets:Flat", "it must return [T, B, F]"),
+        ("no_such_module:Net", "does not resolve (ModuleNotFoundError: No module named 'no_such_module')"),
+        ("broken_nets:Net", "module 'broken_nets' failed on import (SyntaxError: "),
+        ("my_nets:Zero", "no features for the heads to read"),
+        ("my_nets:CtorFails", "could not be built from model.backbone_params: RuntimeError: needs a GPU"),
+        ("my_nets:MultiLine", "RuntimeError: line one line two"),
     ],
 )
 def test_a_backbone_that_does_not_exist_or_fit_is_one_error_line_and_nothing_is_written(
@@ -155,6 +176,9 @@ def test_bad_mlp_params_name_the_key(tiny_config):
         tiny_config(model={"backbone": "mlp", "backbone_params": {"hidden": "wide"}})
     with pytest.raises(ConfigError, match="unknown key 'widths'"):
         tiny_config(model={"backbone": "mlp", "backbone_params": {"widths": [3]}})
+    # each size within bounds, but a layer of 10^12 weights (4 TB) between them
+    with pytest.raises(ConfigError, match="gives a layer of 1,000,000,000,000 weights"):
+        tiny_config(model={"backbone": "mlp", "backbone_params": {"hidden": [1000000, 1000000]}})
 
 
 def test_the_model_hands_back_every_layers_spikes_for_counting_operations():

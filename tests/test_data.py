@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from spikereplay import cli
 from spikereplay.datasets import ImageArrays, split_tasks
 from spikereplay.datasets import mnist as data
 from spikereplay.datasets.idx import parse_idx, read_idx_file
@@ -155,6 +156,26 @@ def test_missing_fashion_mnist_says_where_it_looked_and_how_to_install_it(tmp_pa
     assert (
         f"{tmp_path / 'mine'}, {tmp_path / 'debian'}" in message and "apt-get install dataset-fashion-mnist" in message
     )
+
+
+def test_a_fashion_mnist_run_without_its_files_is_one_error_line_and_nothing_is_written(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    runs = tmp_path / "runs"
+    quick = str(Path(__file__).resolve().parents[1] / "configs" / "quick.yaml")
+    argv = [
+        "train",
+        "--config",
+        quick,
+        "--data-dir",
+        str(tmp_path / "empty"),
+        "data.dataset=fashion_mnist",
+        f"output.runs_dir={runs}",
+    ]
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"Fashion-MNIST not found in {tmp_path / 'empty'}" in err and "apt-get install dataset-fashion-mnist" in err
+    assert not runs.exists()
 
 
 @pytest.mark.skipif(

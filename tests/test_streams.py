@@ -211,6 +211,12 @@ def test_an_online_run_killed_mid_stream_resumes_to_the_same_results(tiny_config
     ("override", "message"),
     [
         ("strategy=lwf", "strategy 'lwf' needs task boundaries"),
+        ("strategy=ewc_on", "strategy 'ewc_on' needs task boundaries"),
+        ("strategy=si", "strategy 'si' needs task boundaries"),
+        ("strategy=agem", "strategy 'agem' needs task boundaries"),
+        ("stream.blurry_samples=100000", "stream.blurry_samples 100000 is larger than a task"),
+        ("data.class_order=[[0,1],[10,11]]", "mnist has classes 0..9, got [0, 1, 10, 11]"),
+        ("data.dataset=mnst", "did you mean 'mnist'?"),
         ("scenario=class_incremental", "scenario class_incremental (a head is added at each task)"),
         ("training.epochs=3", "training.epochs 3 (the online stream is one pass)"),
         ("stream.kind=onlin", "did you mean 'online'?"),

@@ -8,6 +8,8 @@ import importlib
 import os
 import sys
 
+from spikereplay.errors import one_line
+
 
 def import_path(path: str, what: str):
     """The object ``path`` names; ValueError saying why it does not resolve."""
@@ -17,9 +19,17 @@ def import_path(path: str, what: str):
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())
     try:
-        return getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"{what} import path {path!r} does not resolve ({exc})") from None
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"{what} import path {path!r} does not resolve ({one_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - a user's module that fails on import (a SyntaxError, say)
+        raise ValueError(
+            f"{what} import path {path!r}: module {module_name!r} failed on import ({one_line(exc)})"
+        ) from None
+    try:
+        return getattr(module, attribute)
+    except AttributeError as exc:
+        raise ValueError(f"{what} import path {path!r} does not resolve ({one_line(exc)})") from None
 
 
 def resolve_name(name: str, registry: dict, what: str):

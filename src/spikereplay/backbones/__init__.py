@@ -20,6 +20,7 @@ from spikereplay.backbones import conv, mlp  # noqa: F401 - registers the built-
 from spikereplay.backbones.base import SpikingModule
 from spikereplay.backbones.registry import BACKBONES, register_backbone
 from spikereplay.config import ModelConfig
+from spikereplay.errors import one_line
 from spikereplay.imports import resolve_name
 
 
@@ -46,6 +47,8 @@ class UserBackbone(nn.Module):
         if not isinstance(out, torch.Tensor) or out.dim() != 3 or tuple(out.shape[:2]) != (num_steps, batch):
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(f"returned {got} for an input of shape {tuple(inputs.shape)}; it must return [T, B, F]")
+        if out.shape[2] == 0:
+            raise ValueError(f"returned {tuple(out.shape)}: no features for the heads to read")
         if self.features is not None and out.shape[2] != self.features:
             raise ValueError(f"returned {out.shape[2]} features, {self.features} on its first batch")
         return out.to(self.real_dtype)
@@ -75,13 +78,18 @@ def build_backbone(
     dummy batch)."""
     cls = resolve_backbone(name)
     params = backbone_params(cls, cfg.backbone_params)
-    if issubclass(cls, SpikingModule):
-        return cls(cfg, tuple(input_shape), precision, params)
-    real_dtype = torch.float64 if precision == "fp64" else torch.float32
+    built_in = issubclass(cls, SpikingModule)
     try:
+        if built_in:
+            return cls(cfg, tuple(input_shape), precision, params)
         net = cls(**params)
-    except TypeError as exc:
-        raise ValueError(f"backbone {name!r} could not be built from model.backbone_params: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a user's constructor may raise anything; one line names it
+        # a built-in one fails only where its weights do not fit in memory (hidden: [1000000, 1000000]);
+        # anything else there is a bug, and keeps its traceback
+        if built_in and not isinstance(exc, (RuntimeError, MemoryError)):
+            raise
+        raise ValueError(f"backbone {name!r} could not be built from model.backbone_params: {one_line(exc)}") from None
+    real_dtype = torch.float64 if precision == "fp64" else torch.float32
     backbone = UserBackbone(net, real_dtype)
     # one dummy batch, outside the run's random stream (a module may draw at its first call)
     with torch.random.fork_rng(), torch.no_grad():
@@ -89,8 +97,7 @@ def build_backbone(
             out = backbone(torch.zeros(num_steps, 2, *input_shape, dtype=real_dtype), False, num_steps)
         except Exception as exc:  # noqa: BLE001 - any failure of a user's forward is reported as one line
             raise ValueError(
-                f"backbone {name!r} failed on a dummy batch of shape {(num_steps, 2, *input_shape)}: "
-                f"{exc.__class__.__name__}: {exc}"
+                f"backbone {name!r} failed on a dummy batch of shape {(num_steps, 2, *input_shape)}: {one_line(exc)}"
             ) from None
     backbone.features = int(out.shape[2])
     return backbone

@@ -19,6 +19,8 @@ from spikereplay.backbones.base import NoParams, SpikingModule, record
 from spikereplay.backbones.registry import register_backbone
 from spikereplay.config import ModelConfig
 
+MAX_LAYER_WEIGHTS = 10**9
+
 
 @register_backbone("mlp")
 class MLPBackbone(SpikingModule):
@@ -28,6 +30,12 @@ class MLPBackbone(SpikingModule):
         def model_post_init(self, _context) -> None:
             if any(size < 1 or size > 1_000_000 for size in self.hidden):
                 raise ValueError(f"hidden sizes must lie in 1..1000000, got {self.hidden}")
+            widest = max((a * b for a, b in zip(self.hidden, self.hidden[1:])), default=0)
+            if widest > MAX_LAYER_WEIGHTS:  # each size may be fine and their product not fit in memory
+                raise ValueError(
+                    f"hidden {self.hidden} gives a layer of {widest:,} weights; at most {MAX_LAYER_WEIGHTS:,} "
+                    "(4 GB in float32) fit"
+                )
 
     def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], precision: str = "fp32", params=None):
         super().__init__(cfg, precision)
