@@ -173,6 +173,10 @@ def test_the_config_schema_is_a_leaf_that_imports_no_registry():
         ({"memory": {"size": 10**12}}, "memory.size"),
         ({"strategy": "der", "memory": {"size": 10}, "strategy_params": {"alpha": 1e38}}, "alpha"),
         ({"strategy": "ewc_on", "strategy_params": {"e_lambda": 1e38}}, "e_lambda"),
+        ({"training": {"batch_size": 10**12}}, "training.batch_size"),
+        ({"stream": {"num_tasks": 10**12}}, "stream.num_tasks"),
+        ({"data": {"train_per_class": 10**12}}, "data.train_per_class"),
+        ({"stream": {"eval_every": 10**20}}, "stream.eval_every"),
     ],
 )
 def test_a_number_too_large_for_the_arithmetic_or_the_memory_is_refused_naming_its_key(raw, key):

@@ -30,8 +30,8 @@ class DataConfig(Section):
     root: str | None = None  # explicit data directory; None = search (see datasets.mnist.resolve_mnist_dir)
     class_order: list[list[int]] = Field(default_factory=lambda: copy.deepcopy(DEFAULT_CLASS_ORDER))
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
-    train_per_class: int | None = Field(None, gt=0)  # subsample for quick runs and tests
-    test_per_class: int | None = Field(None, gt=0)
+    train_per_class: int | None = Field(None, gt=0, le=10_000_000)  # subsample for quick runs and tests
+    test_per_class: int | None = Field(None, gt=0, le=10_000_000)
     download: bool = True
     # the split each task is scored on after every step: "val" for hyperparameter searches, never "test"
     eval_split: Literal["test", "val"] = "test"
@@ -67,12 +67,12 @@ class StreamConfig(Section):
     max_angle: float = Field(180.0, gt=0.0, le=360.0)
     # online: over this many samples around each hidden boundary, the next task's samples replace the
     # current one's with a probability rising linearly from 0 to 1 (blurry boundaries; 0 = hard)
-    blurry_samples: int = Field(0, ge=0)
+    blurry_samples: int = Field(0, ge=0, le=10_000_000)
     # online: a checkpoint every this many batches, so a killed run resumes mid-stream exactly
-    checkpoint_every: int = Field(500, gt=0)
+    checkpoint_every: int = Field(500, gt=0, le=10**9)
     # online: every this many batches, the seen tasks are scored for the average along the stream
     # (0 = at the hidden task ends only)
-    eval_every: int = Field(1000, ge=0)
+    eval_every: int = Field(1000, ge=0, le=10**9)
 
 
 class EncodingConfig(Section):
@@ -117,7 +117,7 @@ class TrainingConfig(Section):
     lr_schedule: Literal["constant", "cosine"] = "constant"
     # lr rises linearly from lr/warmup_steps to lr over the first steps of every task (0 = off);
     # with cosine, the decay spans the task's remaining steps
-    warmup_steps: int = Field(0, ge=0)
+    warmup_steps: int = Field(0, ge=0, le=10**9)
     # Adam's moments restart at each task. Tried against the cosine's collapse at task 2 (a task ending
     # at near-zero loss leaves tiny second moments); it did not help, the warm-up did (results/probes/cosine-fixes)
     reset_optimizer_per_task: bool = False
@@ -130,8 +130,8 @@ class TrainingConfig(Section):
     eval_batch_size: int = Field(
         64, gt=0, le=65_536
     )  # T x batch activations must stay in cache: 64 measured fastest on CPU
-    log_every: int = Field(200, gt=0)  # iterations between CSV log rows (with val accuracy)
-    val_samples: int = Field(200, ge=0)  # val samples scored at each log row (0 = skip)
+    log_every: int = Field(200, gt=0, le=10**9)  # iterations between CSV log rows (with val accuracy)
+    val_samples: int = Field(200, ge=0, le=10_000_000)  # val samples scored at each log row (0 = skip)
     # Which heads see the current task's batch in class-incremental training:
     # "own" = its task head with task-local labels (the seed); "all" = every head so far.
     current_heads: Literal["own", "all"] = "own"

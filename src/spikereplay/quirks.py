@@ -39,7 +39,7 @@ class QuirksConfig(BaseModel):
     # the scored model of each task is the last copy saved at an in-epoch iteration that is a
     # multiple of this (best_loss never updated: a copy every 100 iterations), so before the task's
     # last iterations and its weight aligning; 0 = the model at the task's end
-    snapshot_every: int = Field(0, ge=0)
+    snapshot_every: int = Field(0, ge=0, le=10**9)
     # the last, partial batch of an epoch is dropped (DataLoader drop_last=True)
     drop_last: bool = False
 
