@@ -53,6 +53,7 @@ def readme_example() -> str:
 def user_module(tmp_path, monkeypatch):
     (tmp_path / "my_nets.py").write_text(readme_example() + FLAT)
     (tmp_path / "broken_nets.py").write_text("def Net(:\n")  # a SyntaxError on import
+    (tmp_path / "needs_dep.py").write_text("import no_such_dependency\n")  # found; its own import fails
     monkeypatch.chdir(tmp_path)  # the current directory is importable, as for custom strategies
     monkeypatch.syspath_prepend(str(tmp_path))
     return "my_nets"
@@ -147,6 +148,7 @@ def test_a_user_network_trains_with_every_strategy_part_and_resumes_after_a_kill
         ("my_nets:Flat", "it must return [T, B, F]"),
         ("no_such_module:Net", "does not resolve (ModuleNotFoundError: No module named 'no_such_module')"),
         ("broken_nets:Net", "module 'broken_nets' failed on import (SyntaxError: "),
+        ("needs_dep:Net", "module 'needs_dep' failed on import (ModuleNotFoundError: No module named 'no_such_dep"),
         ("my_nets:Zero", "no features for the heads to read"),
         ("my_nets:CtorFails", "could not be built from model.backbone_params: RuntimeError: needs a GPU"),
         ("my_nets:MultiLine", "RuntimeError: line one line two"),
@@ -169,6 +171,16 @@ def test_a_backbone_that_does_not_exist_or_fit_is_one_error_line_and_nothing_is_
     assert not (tmp_path / "runs").exists()
 
 
+def test_an_mlp_too_large_with_its_input_layer_is_one_error_line_and_nothing_is_written(tmp_path, capsys):
+    # the hidden layers alone make 10^9 weights, within the cap; 784 inputs x 10^6 add 7.84 x 10^8
+    quick = str(Path(__file__).parents[1] / "configs" / "quick.yaml")
+    overrides = ["model.backbone=mlp", "model.backbone_params.hidden=[1000000,1000]", f"output.runs_dir={tmp_path}"]
+    code = cli.main(["train", "--config", quick, *overrides])
+    err = capsys.readouterr().err
+    assert code == 2 and "makes 1,784,000,000 weights" in err and len(err.strip().splitlines()) == 1, err
+    assert not any(tmp_path.iterdir())
+
+
 def test_bad_mlp_params_name_the_key(tiny_config):
     from spikereplay.errors import ConfigError
 
@@ -177,7 +189,7 @@ def test_bad_mlp_params_name_the_key(tiny_config):
     with pytest.raises(ConfigError, match="unknown key 'widths'"):
         tiny_config(model={"backbone": "mlp", "backbone_params": {"widths": [3]}})
     # each size within bounds, but a layer of 10^12 weights (4 TB) between them
-    with pytest.raises(ConfigError, match="gives a layer of 1,000,000,000,000 weights"):
+    with pytest.raises(ConfigError, match=r"hidden \[1000000, 1000000\] makes 1,000,000,000,000 weights"):
         tiny_config(model={"backbone": "mlp", "backbone_params": {"hidden": [1000000, 1000000]}})
 
 

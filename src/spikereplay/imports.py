@@ -20,7 +20,12 @@ def import_path(path: str, what: str):
         sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            # the module was found, and an import inside it failed (a dependency not installed)
+            raise ValueError(
+                f"{what} import path {path!r}: module {module_name!r} failed on import ({one_line(exc)})"
+            ) from None
         raise ValueError(f"{what} import path {path!r} does not resolve ({one_line(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - a user's module that fails on import (a SyntaxError, say)
         raise ValueError(

@@ -19,7 +19,15 @@ from spikereplay.backbones.base import NoParams, SpikingModule, record
 from spikereplay.backbones.registry import register_backbone
 from spikereplay.config import ModelConfig
 
-MAX_LAYER_WEIGHTS = 10**9
+MAX_WEIGHTS = 10**9  # 4 GB in float32, before the optimizer's copies
+
+
+def check_weights(sizes: list[int], hidden: list[int]) -> None:
+    """Each hidden size may be within bounds and the layers between ``sizes`` still not fit in memory
+    (two hidden layers of 10^6 make 10^12 weights: a run would fail deep in the allocator, or be killed)."""
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    if weights > MAX_WEIGHTS:
+        raise ValueError(f"hidden {hidden} makes {weights:,} weights; at most {MAX_WEIGHTS:,} (4 GB in float32) fit")
 
 
 @register_backbone("mlp")
@@ -30,17 +38,13 @@ class MLPBackbone(SpikingModule):
         def model_post_init(self, _context) -> None:
             if any(size < 1 or size > 1_000_000 for size in self.hidden):
                 raise ValueError(f"hidden sizes must lie in 1..1000000, got {self.hidden}")
-            widest = max((a * b for a, b in zip(self.hidden, self.hidden[1:])), default=0)
-            if widest > MAX_LAYER_WEIGHTS:  # each size may be fine and their product not fit in memory
-                raise ValueError(
-                    f"hidden {self.hidden} gives a layer of {widest:,} weights; at most {MAX_LAYER_WEIGHTS:,} "
-                    "(4 GB in float32) fit"
-                )
+            check_weights(self.hidden, self.hidden)
 
     def __init__(self, cfg: ModelConfig, input_shape: tuple[int, ...], precision: str = "fp32", params=None):
         super().__init__(cfg, precision)
         params = params or self.Params()
         sizes = [math.prod(input_shape), *params.hidden]
+        check_weights(sizes, params.hidden)  # with the input layer, known here
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.lifs = nn.ModuleList(self.make_leaky() for _ in params.hidden)
         self.features = sizes[-1]

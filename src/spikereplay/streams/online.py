@@ -12,8 +12,8 @@ density 2 t, and the window is ordered by time: at time t the next task's share 
 windows never overlap and every sample comes once.
 
 The accuracy matrix is scored at the hidden task ends (after the batch holding each task's last
-sample), and the seen tasks are scored every ``stream.eval_every`` batches for the average along
-the stream (the anytime accuracy of Caccia et al. 2022).
+sample), and the tasks that have shown a sample are scored every ``stream.eval_every`` batches (0: at
+each hidden task end) for the average along the stream (the anytime accuracy of Caccia et al. 2022).
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ def _raw_base(base: Path | None) -> dict:
 
 
 def memory_rule(raw: dict, values: dict[str, Any]) -> list[str]:
-    """The overrides the memory rule adds to a point (see the module docstring)."""
+    """The overrides the memory rule adds to a point (documented in ``spikereplay.sweep``'s docstring)."""
     strategy = raw.get("strategy", Config.model_fields["strategy"].default)
     if values.get("memory.size", 0) != 0:
         try:
