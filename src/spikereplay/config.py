@@ -70,7 +70,7 @@ class StreamConfig(Section):
     blurry_samples: int = Field(0, ge=0, le=10_000_000)
     # online: a checkpoint every this many batches, so a killed run resumes mid-stream exactly
     checkpoint_every: int = Field(500, gt=0, le=10**9)
-    # online: every this many batches, the seen tasks are scored for the average along the stream
+    # online: every this many batches, the tasks shown so far are scored for the average along the stream
     # (0 = at the hidden task ends only)
     eval_every: int = Field(1000, ge=0, le=10**9)
 

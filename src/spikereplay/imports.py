@@ -18,23 +18,24 @@ def import_path(path: str, what: str):
         raise ValueError(f"{what} import path {path!r} must have the form 'package.module:Name'")
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())
+    unresolved = f"{what} import path {path!r} does not resolve"
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            # the module was found, and an import inside it failed (a dependency not installed)
-            raise ValueError(
-                f"{what} import path {path!r}: module {module_name!r} failed on import ({one_line(exc)})"
-            ) from None
-        raise ValueError(f"{what} import path {path!r} does not resolve ({one_line(exc)})") from None
-    except Exception as exc:  # noqa: BLE001 - a user's module that fails on import (a SyntaxError, say)
+    except Exception as exc:  # noqa: BLE001 - a user's module may fail on import with anything (a SyntaxError)
+        # a ModuleNotFoundError for the named module (or a parent package) means the path is wrong; any
+        # other failure, a missing dependency of the module included, is the module's own
+        wrong_path = isinstance(exc, ModuleNotFoundError) and (
+            exc.name is None or module_name == exc.name or module_name.startswith(f"{exc.name}.")
+        )
+        if wrong_path:
+            raise ValueError(f"{unresolved} ({one_line(exc)})") from None
         raise ValueError(
             f"{what} import path {path!r}: module {module_name!r} failed on import ({one_line(exc)})"
         ) from None
     try:
         return getattr(module, attribute)
     except AttributeError as exc:
-        raise ValueError(f"{what} import path {path!r} does not resolve ({one_line(exc)})") from None
+        raise ValueError(f"{unresolved} ({one_line(exc)})") from None
 
 
 def resolve_name(name: str, registry: dict, what: str):
