@@ -1,6 +1,6 @@
 """Layout changes must not change a single number: exact results of tiny runs recorded before a
-refactor, in fp64 with pinned kernels on every x86-64 CPU and in fp32 bit for bit on the CPUs with a
-record (tests/regression/cases.py)."""
+refactor, in fp64 with pinned kernels per CPU vendor and in fp32 bit for bit per CPU
+(tests/regression/cases.py)."""
 
 import json
 from pathlib import Path
@@ -13,15 +13,17 @@ from spikereplay.loader import config_from_dict
 from tests.regression.cases import (
     CASES,
     EXACT_RECORD,
-    PORTABLE_RECORD,
+    PINNED_RECORD,
     cpu_key,
     fingerprint_mismatches,
     pinned_kernels,
-    read_exact_record,
+    pinned_key,
+    read_record,
     run_case,
     run_each,
-    run_portable,
+    run_pinned,
     weight_fingerprint,
+    write_record,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy_run"
@@ -30,14 +32,20 @@ FIXTURES = Path(__file__).parent / "fixtures" / "legacy_run"
 @pytest.fixture(scope="module")
 def pinned_fp64(tmp_path_factory):
     """Every case in fp64, in one child process with the pinned kernels (tests/regression/cases.py)."""
-    return run_portable(list(CASES), tmp_path_factory.mktemp("fp64"))
+    return run_pinned(list(CASES), tmp_path_factory.mktemp("fp64"))
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_tiny_run_in_fp64_gives_the_recorded_matrices_and_weights_on_any_cpu(name, pinned_fp64):
+def test_tiny_run_in_pinned_fp64_gives_the_matrices_and_weights_recorded_for_this_cpu_vendor(name, pinned_fp64):
     if "unpinned" in pinned_fp64:
         pytest.skip(f"the fp64 record is for x86-64 CPUs with AVX2 and MKL: {pinned_fp64['unpinned']}")
-    want = json.loads(PORTABLE_RECORD.read_text())[name]
+    record = read_record(PINNED_RECORD).get(pinned_key())
+    if record is None or name not in record:
+        pytest.skip(
+            f"no pinned fp64 record of {name} for this CPU vendor ({pinned_key()}) in {PINNED_RECORD.name}: "
+            "record one on trusted code with `python -m tests.regression.cases --record pinned`"
+        )
+    want = record[name]
     got = pinned_fp64["cases"][name]
     if "error" in got:
         pytest.fail(f"{name} raised in the pinned fp64 process:\n{got['error']}")
@@ -48,7 +56,7 @@ def test_tiny_run_in_fp64_gives_the_recorded_matrices_and_weights_on_any_cpu(nam
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_tiny_run_in_fp32_is_bit_identical_to_this_cpus_record(name, tmp_path):
-    record = read_exact_record().get(cpu_key())
+    record = read_record(EXACT_RECORD).get(cpu_key())
     if record is None or name not in record:
         pytest.skip(
             f"no fp32 record of {name} for this CPU ({cpu_key()}) in {EXACT_RECORD.name}: "
@@ -124,3 +132,12 @@ def test_the_fp64_cases_refuse_to_count_as_pinned_in_an_unpinned_process(monkeyp
     monkeypatch.delenv("MKL_CBWR", raising=False)  # so this process is not pinned, whatever the shell set
     why = pinned_kernels()
     assert why is not None and ("does not set" in why or "no MKL" in why)
+
+
+def test_recording_a_machine_replaces_only_its_own_cases_and_keeps_other_machines(tmp_path):
+    path = tmp_path / "record.json"
+    write_record(path, "AuthenticAMD torch=x", {"a": 1, "b": 2})
+    write_record(path, "GenuineIntel torch=x", {"a": 3})
+    write_record(path, "AuthenticAMD torch=x", {"b": 4})
+    assert read_record(path) == {"AuthenticAMD torch=x": {"a": 1, "b": 4}, "GenuineIntel torch=x": {"a": 3}}
+    assert read_record(tmp_path / "absent.json") == {}

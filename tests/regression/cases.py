@@ -2,25 +2,27 @@
 
 Two records, because float kernels differ between CPUs:
 
-- ``portable.json``, checked on every x86-64 CPU: each case run in ``precision: fp64``, in a child
-  process whose kernels are pinned (``PINNED_ENV``): MKL's reproducible branch ``COMPATIBLE``,
-  ATen's AVX2 kernels, one thread. fp64 alone is not enough: the runs are chaotic, so a one-ulp
-  change anywhere ends in a flipped spike some steps later. Measured on an AMD EPYC Zen 4: in fp64,
-  MKL's ``COMPATIBLE`` branch instead of its default changes 4 of the 9 matrices, and ATen's AVX2
-  kernels instead of its AVX-512 ones 3 (results/regression-portability/). MKL picks another branch
-  on an Intel Xeon than on an AMD EPYC; pinned, both run the same instructions in the same order.
+- ``pinned_fp64.json``, keyed by CPU vendor and torch version (``pinned_key``): each case run in
+  ``precision: fp64``, in a child process whose kernels are pinned (``PINNED_ENV``): MKL's
+  reproducible branch ``COMPATIBLE``, ATen's AVX2 kernels, one thread. fp64 alone is not enough:
+  the runs are chaotic, so a one-ulp change anywhere ends in a flipped spike some steps later.
+  Measured on an AMD EPYC Zen 4: in fp64, MKL's ``COMPATIBLE`` branch instead of its default changes
+  4 of the 9 matrices, and ATen's AVX2 kernels instead of its AVX-512 ones 3. The pin takes away the
+  thread count and the AVX-512/AMX flags, so one record serves the CPU models of one vendor. It does
+  not make AMD and Intel agree: measured on an Intel Xeon with AMX against the AMD record, 3 of 9
+  matrices differ and 2 more cases' weights (results/regression-portability/README.md, where
+  ``benchmarks/fp64_op_trace.py`` and ``fp64_kernel_bits.py`` wait to name the kernel on an AMD).
   Beside the matrices, a fingerprint of the final weights (per tensor, its sum and its dot product
   with a fixed random pattern) must agree within ``FINGERPRINT_TOLERANCE``: a float32 rounding that
   sneaks into the maths moves it.
 - ``exact_fp32.json``, keyed by CPU (``cpu_key``): the same cases in fp32, the precision results
   are run in, bit for bit. One ulp of change in the maths flips some spike in a few hundred
-  steps, so this catches what fp64 cannot; it is checked on the CPUs that have a record and
-  skipped, with the command to record one, elsewhere.
+  steps, so this catches what fp64 cannot.
 
+A CPU with no record of its own skips that tier's tests, with the command that records one.
 ``python -m tests.regression.cases`` compares this machine against both records (the fp64 cases
-in the pinned child process);
-``--record portable exact`` writes them (only ever before a refactor, on code whose
-numbers are trusted).
+in the pinned child process); ``--record pinned exact`` writes this machine's (only ever on code
+whose numbers are trusted: before a refactor, or after one whose records held on another CPU).
 """
 
 from __future__ import annotations
@@ -36,16 +38,16 @@ from pathlib import Path
 
 import torch
 
-from spikereplay.environment import cpu_key
+from spikereplay.environment import cpu_facts, cpu_key
 
 HERE = Path(__file__).parent
-PORTABLE_RECORD = HERE / "portable.json"
+PINNED_RECORD = HERE / "pinned_fp64.json"
 EXACT_RECORD = HERE / "exact_fp32.json"
 # The fp64 noise between thread counts reaches 3.4e-12 in a weight; a float32 rounding is ~1e-8.
 FINGERPRINT_TOLERANCE = 1e-9
-# Read when torch loads, so they are set for a child process. MKL's CNR branch COMPATIBLE gives the
-# same results on Intel and on compatible CPUs at a fixed thread count; ATen's AVX2 kernels run on
-# any x86-64 CPU of the last decade (AVX-512 ones only on some).
+# Read when torch loads, so they are set for a child process. MKL's CNR branch COMPATIBLE runs the
+# same code on every CPU model of a vendor at a fixed thread count; ATen's AVX2 kernels run on any
+# x86-64 CPU of the last decade (AVX-512 ones only on some).
 PINNED_ENV = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 BASE = {
@@ -154,6 +156,12 @@ def run_each(names: list[str], runs_dir: Path, precision: str) -> dict:
     return results
 
 
+def pinned_key() -> str:
+    """What still decides a pinned fp64 run's bits: the CPU vendor (MKL picks its code by vendor)
+    and the torch version (the key of the fp64 record)."""
+    return f"{cpu_facts()['vendor'] or 'unknown-vendor'} torch={torch.__version__}"
+
+
 def pinned_kernels() -> str | None:
     """Why this process's kernels are not those ``PINNED_ENV`` asks for, or None where they are."""
     if not torch.backends.mkl.is_available():
@@ -165,11 +173,11 @@ def pinned_kernels() -> str | None:
     return None
 
 
-def run_portable(names: list[str], runs_dir: Path) -> dict:
+def run_pinned(names: list[str], runs_dir: Path) -> dict:
     """``{"cases": {name: fp64 result}}`` for ``names``, run in a child process with ``PINNED_ENV``;
     ``{"unpinned": why}`` where this machine cannot run the pinned kernels."""
     runs_dir.mkdir(parents=True, exist_ok=True)
-    out = runs_dir / "portable.json"
+    out = runs_dir / "pinned_fp64.json"
     command = [sys.executable, "-m", "tests.regression.cases", "--fp64-child", str(out), "--cases", *names]
     subprocess.run(command, env={**os.environ, **PINNED_ENV}, cwd=REPO, check=True)
     return json.loads(out.read_text())
@@ -190,8 +198,16 @@ def fingerprint_mismatches(got: dict, want: dict, tolerance: float = FINGERPRINT
     return bad
 
 
-def read_exact_record() -> dict:
-    return json.loads(EXACT_RECORD.read_text()) if EXACT_RECORD.exists() else {}
+def read_record(path: Path) -> dict:
+    """A record file: ``{machine key: {case: result}}``."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def write_record(path: Path, key: str, results: dict) -> None:
+    """The cases run replace their records under ``key``; the other cases and keys stay."""
+    records = read_record(path)
+    records[key] = {**records.get(key, {}), **results}
+    path.write_text(json.dumps(records, indent=1) + "\n")
 
 
 def main() -> None:
@@ -201,12 +217,12 @@ def main() -> None:
     parser.add_argument(
         "--record",
         nargs="+",
-        choices=["portable", "exact"],
+        choices=["pinned", "exact"],
         default=[],
         help="write this machine's results as the record",
     )
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES), help="only these cases")
-    parser.add_argument("--fp64-child", metavar="JSON", help=argparse.SUPPRESS)  # run_portable's child
+    parser.add_argument("--fp64-child", metavar="JSON", help=argparse.SUPPRESS)  # run_pinned's child
     args = parser.parse_args()
     if args.fp64_child:
         why = pinned_kernels()
@@ -215,42 +231,43 @@ def main() -> None:
         Path(args.fp64_child).write_text(json.dumps(done))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        pinned = run_portable(args.cases, Path(tmp) / "fp64")
-        if "unpinned" in pinned and "portable" in args.record:
+        pinned = run_pinned(args.cases, Path(tmp) / "fp64")
+        if "unpinned" in pinned and "pinned" in args.record:
             sys.exit(
                 f"error: the fp64 record needs the pinned kernels, which this machine cannot run: {pinned['unpinned']}"
             )
-        portable = pinned.get("cases")  # None where the pin cannot hold; the fp32 tier still runs
+        results = pinned.get("cases")  # None where the pin cannot hold; the fp32 tier still runs
         exact = {name: run_case(name, Path(tmp) / "fp32") for name in args.cases}
-    key = cpu_key()
-    if "portable" in args.record:  # the cases run replace their records; the others stay
-        old = json.loads(PORTABLE_RECORD.read_text()) if PORTABLE_RECORD.exists() else {}
-        PORTABLE_RECORD.write_text(json.dumps({**old, **portable}, indent=1) + "\n")
+    if "pinned" in args.record:
+        write_record(PINNED_RECORD, pinned_key(), results)
     if "exact" in args.record:
-        records = read_exact_record()
-        records[key] = {**records.get(key, {}), **exact}
-        EXACT_RECORD.write_text(json.dumps(records, indent=1) + "\n")
-    want_portable = json.loads(PORTABLE_RECORD.read_text()) if PORTABLE_RECORD.exists() else {}
-    want_exact = read_exact_record().get(key)
-    print(f"this CPU: {key}")
-    if portable is None:
+        write_record(EXACT_RECORD, cpu_key(), exact)
+    want_fp64 = read_record(PINNED_RECORD).get(pinned_key(), {})
+    want_fp32 = read_record(EXACT_RECORD).get(cpu_key(), {})
+    print(f"this CPU: {cpu_key()} (fp64 record: {pinned_key()})")
+    if results is None:
         print(f"fp64: skipped, the pinned kernels cannot run here: {pinned['unpinned']}")
     for name in args.cases:
-        if portable is None:
-            fp64 = "not run"
-        elif "error" in portable[name]:
-            fp64 = f"RAISED:\n{portable[name]['error']}"
-        else:
-            want = want_portable.get(name, {})
-            same = all(portable[name][k] == want.get(k) for k in ("accuracy_matrix", "task_incremental_matrix"))
-            bad = fingerprint_mismatches(portable[name]["weights"], want.get("weights", {}))
-            fp64 = f"matrices {'identical' if same else 'DIFFERENT'}, weights {'within tolerance' if not bad else bad}"
-        fp32 = (
-            "no record for this CPU"
-            if want_exact is None
-            else ("identical" if exact[name] == want_exact.get(name) else "DIFFERENT")
-        )
-        print(f"{name}: fp64 {fp64}; fp32 {fp32}")
+        print(f"{name}: fp64 {fp64_verdict(results, want_fp64, name)}; fp32 {fp32_verdict(exact, want_fp32, name)}")
+
+
+def fp64_verdict(results: dict | None, want: dict, name: str) -> str:
+    if results is None:
+        return "not run"
+    if "error" in results[name]:
+        return f"RAISED:\n{results[name]['error']}"
+    if name not in want:
+        return "no record for this CPU vendor"
+    got, want = results[name], want[name]
+    same = all(got[key] == want[key] for key in ("accuracy_matrix", "task_incremental_matrix"))
+    bad = fingerprint_mismatches(got["weights"], want["weights"])
+    return f"matrices {'identical' if same else 'DIFFERENT'}, weights {bad or 'within tolerance'}"
+
+
+def fp32_verdict(exact: dict, want: dict, name: str) -> str:
+    if name not in want:
+        return "no record for this CPU"
+    return "identical" if exact[name] == want[name] else "DIFFERENT"
 
 
 if __name__ == "__main__":
