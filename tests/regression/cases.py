@@ -45,8 +45,9 @@ PINNED_RECORD = HERE / "pinned_fp64.json"
 EXACT_RECORD = HERE / "exact_fp32.json"
 # The fp64 noise between thread counts reaches 3.4e-12 in a weight; a float32 rounding is ~1e-8.
 FINGERPRINT_TOLERANCE = 1e-9
-# Read when torch loads, so they are set for a child process. MKL's CNR branch COMPATIBLE runs the
-# same code on every CPU model of a vendor at a fixed thread count; ATen's AVX2 kernels run on any
+# Read when torch loads, so they are set for a child process. MKL's CNR branch COMPATIBLE gives the
+# same bits at a fixed thread count whatever the instruction set (its float64 product of
+# benchmarks/mkl_branch_bits.py is the same on the AMD and the Intel); ATen's AVX2 kernels run on any
 # x86-64 CPU of the last decade (AVX-512 ones only on some).
 PINNED_ENV = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -157,8 +158,9 @@ def run_each(names: list[str], runs_dir: Path, precision: str) -> dict:
 
 
 def pinned_key() -> str:
-    """What still decides a pinned fp64 run's bits: the CPU vendor (MKL picks its code by vendor)
-    and the torch version (the key of the fp64 record)."""
+    """What still decides a pinned fp64 run's bits: the CPU vendor (measured: an Intel Xeon and an
+    AMD EPYC differ under the pin, by a kernel not yet named) and the torch version (the key of the
+    fp64 record)."""
     return f"{cpu_facts()['vendor'] or 'unknown-vendor'} torch={torch.__version__}"
 
 
