@@ -1,8 +1,9 @@
 """Which kernel makes a pinned fp64 regression case end differently on two CPUs?
 
-The fp64 regression tier (tests/regression/cases.py) runs each case with pinned kernels and must
-give the same bits on every x86-64 CPU. Where it does not, this finds the first PyTorch operator
-whose inputs are the same bits on both CPUs but whose output is not: that kernel is not portable.
+The fp64 regression tier (tests/regression/cases.py) runs each case with pinned kernels, meant to
+give the same bits on every x86-64 CPU; an Intel Xeon and an AMD EPYC still differ (its record is
+kept per vendor). This finds the first PyTorch operator whose inputs are the same bits on both CPUs
+but whose output is not: that kernel is not portable.
 
 ``record`` runs one case in fp64 under ``PINNED_ENV`` and writes, for every ATen operator call in
 order, its name, the shapes of its tensors, and a hash of the bits of its inputs (taken before an
