@@ -95,7 +95,7 @@ def main() -> None:
     for size in (12, 64, 300, 2048, 10240, 19200):  # Adam's sqrt, on each parameter's size
         lines[f"sqrt of {size}"] = bits(torch.sqrt(positive[:size]))
     # ATen's float64 sqrt is MKL's vector sqrt, which is not IEEE's correctly rounded one: how many
-    # of a million values are off numpy's (IEEE) sqrt by an ulp
+    # of 100000 seeded values are off numpy's (IEEE) sqrt
     wide = positive * torch.exp(10 * seeded(100_000, seed=13))
     lines["sqrt values off IEEE, of 100000"] = str(int((torch.sqrt(wide).numpy() != np.sqrt(wide.numpy())).sum()))
     lines["log_softmax 96x10"] = bits(torch.log_softmax(seeded(96, 10, seed=11), dim=1))
