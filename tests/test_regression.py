@@ -5,6 +5,7 @@ refactor, in fp64 with pinned kernels per CPU vendor and in fp32 bit for bit per
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -141,3 +142,16 @@ def test_recording_a_machine_replaces_only_its_own_cases_and_keeps_other_machine
     write_record(path, "AuthenticAMD torch=x", {"b": 4})
     assert read_record(path) == {"AuthenticAMD torch=x": {"a": 1, "b": 4}, "GenuineIntel torch=x": {"a": 3}}
     assert read_record(tmp_path / "absent.json") == {}
+
+
+def test_within_the_ieee_sqrt_trial_a_float64_sqrt_is_numpys_correctly_rounded_one_and_float32_is_untouched():
+    from tests.regression.kernels import IEEESqrt
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(4096, 3, dtype=torch.float64, generator=generator).mul(1e6).t()  # not contiguous
+    small = x.float()
+    with IEEESqrt():
+        root, root32 = x.sqrt(), small.sqrt()
+    assert torch.equal(root, torch.from_numpy(np.sqrt(x.numpy())))
+    assert root.stride() == x.stride()
+    assert torch.equal(root32, small.sqrt())

@@ -21,13 +21,17 @@ Two records, because float kernels differ between CPUs:
 
 A CPU with no record of its own skips that tier's tests, with the command that records one.
 ``python -m tests.regression.cases`` compares this machine against both records (the fp64 cases
-in the pinned child process); ``--record pinned exact`` writes this machine's (only ever on code
-whose numbers are trusted: before a refactor, or after one whose records held on another CPU).
+in the pinned child process), and the fp64 results against every other vendor's record too;
+``--record pinned exact`` writes this machine's (only ever on code whose numbers are trusted:
+before a refactor, or after one whose records held on another CPU). ``--ieee-sqrt`` does the same
+under a trial pin, with IEEE's sqrt in place of MKL's (kernels.py), against
+``pinned_fp64_ieee_sqrt.json``: the trial holds if an AMD and an Intel agree under it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -39,9 +43,13 @@ from pathlib import Path
 import torch
 
 from spikereplay.environment import cpu_facts, cpu_key
+from tests.regression.kernels import IEEESqrt
 
 HERE = Path(__file__).parent
 PINNED_RECORD = HERE / "pinned_fp64.json"
+# A trial pin, not yet the test's: the same with IEEE's sqrt in place of MKL's (kernels.py); its
+# records, per vendor, tell whether it makes an AMD and an Intel agree.
+IEEE_SQRT_RECORD = HERE / "pinned_fp64_ieee_sqrt.json"
 EXACT_RECORD = HERE / "exact_fp32.json"
 # The fp64 noise between thread counts reaches 3.4e-12 in a weight; a float32 rounding is ~1e-8.
 FINGERPRINT_TOLERANCE = 1e-9
@@ -175,12 +183,14 @@ def pinned_kernels() -> str | None:
     return None
 
 
-def run_pinned(names: list[str], runs_dir: Path) -> dict:
-    """``{"cases": {name: fp64 result}}`` for ``names``, run in a child process with ``PINNED_ENV``;
-    ``{"unpinned": why}`` where this machine cannot run the pinned kernels."""
+def run_pinned(names: list[str], runs_dir: Path, ieee_sqrt: bool = False) -> dict:
+    """``{"cases": {name: fp64 result}}`` for ``names``, run in a child process with ``PINNED_ENV``
+    (and IEEE's sqrt, with ``ieee_sqrt``); ``{"unpinned": why}`` where this machine cannot run the
+    pinned kernels."""
     runs_dir.mkdir(parents=True, exist_ok=True)
     out = runs_dir / "pinned_fp64.json"
     command = [sys.executable, "-m", "tests.regression.cases", "--fp64-child", str(out), "--cases", *names]
+    command += ["--ieee-sqrt"] if ieee_sqrt else []
     subprocess.run(command, env={**os.environ, **PINNED_ENV}, cwd=REPO, check=True)
     return json.loads(out.read_text())
 
@@ -224,33 +234,42 @@ def main() -> None:
         help="write this machine's results as the record",
     )
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES), help="only these cases")
+    parser.add_argument(
+        "--ieee-sqrt",
+        action="store_true",
+        help=f"the trial pin: IEEE's sqrt in place of MKL's, against (or recorded in) {IEEE_SQRT_RECORD.name}",
+    )
     parser.add_argument("--fp64-child", metavar="JSON", help=argparse.SUPPRESS)  # run_pinned's child
     args = parser.parse_args()
     if args.fp64_child:
         why = pinned_kernels()
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, IEEESqrt() if args.ieee_sqrt else contextlib.nullcontext():
             done = {"unpinned": why} if why else {"cases": run_each(args.cases, Path(tmp), "fp64")}
         Path(args.fp64_child).write_text(json.dumps(done))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        pinned = run_pinned(args.cases, Path(tmp) / "fp64")
+        pinned = run_pinned(args.cases, Path(tmp) / "fp64", args.ieee_sqrt)
         if "unpinned" in pinned and "pinned" in args.record:
             sys.exit(
                 f"error: the fp64 record needs the pinned kernels, which this machine cannot run: {pinned['unpinned']}"
             )
         results = pinned.get("cases")  # None where the pin cannot hold; the fp32 tier still runs
         exact = {name: run_case(name, Path(tmp) / "fp32") for name in args.cases}
+    fp64_record = IEEE_SQRT_RECORD if args.ieee_sqrt else PINNED_RECORD
     if "pinned" in args.record:
-        write_record(PINNED_RECORD, pinned_key(), results)
+        write_record(fp64_record, pinned_key(), results)
     if "exact" in args.record:
         write_record(EXACT_RECORD, cpu_key(), exact)
-    want_fp64 = read_record(PINNED_RECORD).get(pinned_key(), {})
+    fp64_records = read_record(fp64_record)
     want_fp32 = read_record(EXACT_RECORD).get(cpu_key(), {})
-    print(f"this CPU: {cpu_key()} (fp64 record: {pinned_key()})")
+    print(f"this CPU: {cpu_key()} (fp64 record: {pinned_key()} in {fp64_record.name})")
     if results is None:
         print(f"fp64: skipped, the pinned kernels cannot run here: {pinned['unpinned']}")
     for name in args.cases:
-        print(f"{name}: fp64 {fp64_verdict(results, want_fp64, name)}; fp32 {fp32_verdict(exact, want_fp32, name)}")
+        own = fp64_verdict(results, fp64_records.get(pinned_key(), {}), name)
+        print(f"{name}: fp64 {own}; fp32 {fp32_verdict(exact, want_fp32, name)}")
+        for key in sorted(set(fp64_records) - {pinned_key()}):  # does the pin hold across vendors?
+            print(f"    fp64 against {key}'s record: {fp64_verdict(results, fp64_records[key], name)}")
 
 
 def fp64_verdict(results: dict | None, want: dict, name: str) -> str:
@@ -259,7 +278,7 @@ def fp64_verdict(results: dict | None, want: dict, name: str) -> str:
     if "error" in results[name]:
         return f"RAISED:\n{results[name]['error']}"
     if name not in want:
-        return "no record for this CPU vendor"
+        return "no record"
     got, want = results[name], want[name]
     same = all(got[key] == want[key] for key in ("accuracy_matrix", "task_incremental_matrix"))
     bad = fingerprint_mismatches(got["weights"], want["weights"])
