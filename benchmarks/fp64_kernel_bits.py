@@ -15,7 +15,6 @@ is not portable under the pin::
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package, for the pin
 
-from tests.regression.cases import PINNED_ENV, pinned_kernels  # noqa: E402
+from tests.regression.cases import PINNED_ENV, become_pinned  # noqa: E402
 
 
 def bits(*tensors: torch.Tensor) -> str:
@@ -70,11 +69,7 @@ def mkl_branch_product() -> str:
 
 
 def main() -> None:
-    if any(os.environ.get(key) != value for key, value in PINNED_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **PINNED_ENV})
-    why = pinned_kernels()
-    if why:
-        sys.exit(f"error: the pinned kernels cannot run here: {why}")
+    become_pinned()
     lines = {
         "conv1 16x1x28x28 -> 12": convolution(16, 1, 28, 12, seed=1),
         "conv2 16x12x12x12 -> 64": convolution(16, 12, 12, 64, seed=2),

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +35,7 @@ from torch.utils._pytree import tree_flatten
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package, for the cases
 
-from tests.regression.cases import CASES, PINNED_ENV, pinned_kernels, run_case  # noqa: E402
+from tests.regression.cases import CASES, become_pinned, run_case  # noqa: E402
 
 
 def bits_hash(values) -> str:
@@ -114,11 +113,7 @@ def main() -> None:
     parser.add_argument("case", choices=list(CASES))
     parser.add_argument("trace", type=Path, help="a .gz trace: written by record, read by compare")
     args = parser.parse_args()
-    if any(os.environ.get(key) != value for key, value in PINNED_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **PINNED_ENV})
-    why = pinned_kernels()
-    if why:
-        sys.exit(f"error: the pinned kernels cannot run here: {why}")
+    become_pinned()
     lines = trace_case(args.case)
     if args.action == "record":
         args.trace.parent.mkdir(parents=True, exist_ok=True)

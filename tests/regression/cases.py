@@ -183,6 +183,16 @@ def pinned_kernels() -> str | None:
     return None
 
 
+def become_pinned() -> None:
+    """Re-run this script under ``PINNED_ENV`` if it is not (the settings are read when torch
+    loads); exit with one error line where the pinned kernels cannot run here."""
+    if any(os.environ.get(key) != value for key, value in PINNED_ENV.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **PINNED_ENV})
+    why = pinned_kernels()
+    if why:
+        sys.exit(f"error: the pinned kernels cannot run here: {why}")
+
+
 def run_pinned(names: list[str], runs_dir: Path, ieee_sqrt: bool = False) -> dict:
     """``{"cases": {name: fp64 result}}`` for ``names``, run in a child process with ``PINNED_ENV``
     (and IEEE's sqrt, with ``ieee_sqrt``); ``{"unpinned": why}`` where this machine cannot run the
